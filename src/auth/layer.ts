@@ -1,0 +1,119 @@
+import { parseChallenges } from '../challenge.js';
+import { ForbiddenError, UnauthenticatedError } from '../errors.js';
+import type { Emit } from '../events.js';
+import { requestInfo } from '../events.js';
+import type { ResolvedOptions } from '../options.js';
+import { readErrorBody } from '../problem.js';
+import type { Send } from '../transport.js';
+import type { OriginPolicy } from './origins.js';
+import { type AuthFailure, type AuthSession, isFailure, type TokenGrant } from './session.js';
+
+export interface AuthLayerDeps {
+  options: ResolvedOptions;
+  session: AuthSession;
+  mayReceiveToken: OriginPolicy;
+  emit: Emit;
+}
+
+/**
+ * The auth layer for one call: attach the token to allowed origins, and turn 401/403 from those origins into
+ * typed errors, refreshing and replaying once on a 401 when the session can.
+ */
+export function authFetch(deps: AuthLayerDeps, send: Send, request: Request, init: RequestInit, useToken: boolean) {
+  const { options, session, mayReceiveToken } = deps;
+  const ours = mayReceiveToken(request.url);
+  if (!ours) return send(request, init, false);
+  const callerAuthorization = request.headers.has('authorization');
+  const attach = useToken && options.auth !== false && !callerAuthorization;
+  return attach ? sendWithToken(deps, send, request, init) : sendAndMap(deps, send, request, init);
+}
+
+async function sendAndMap(deps: AuthLayerDeps, send: Send, request: Request, init: RequestInit): Promise<Response> {
+  const response = await send(request, init, request.headers.has('authorization'));
+  if (response.status === 401) throw unauthenticated(deps, request, { failure: 'no_refresh' }, response);
+  if (response.status === 403) throw await forbidden(deps, request, response);
+  return response;
+}
+
+async function sendWithToken(deps: AuthLayerDeps, send: Send, request: Request, init: RequestInit): Promise<Response> {
+  const { session } = deps;
+  const grant = await session.acquire(request.signal);
+  if (isFailure(grant)) throw unauthenticated(deps, request, grant);
+  if (!grant) return sendAndMap(deps, send, request, init);
+  // Keep an unsent copy only when the body would be consumed; a bodiless Request can be sent twice.
+  const spare = request.body === null ? request : request.clone();
+  const response = await send(withToken(request, grant), init, true);
+  if (response.status === 403) throw await forbidden(deps, request, response);
+  if (response.status !== 401) return response;
+
+  const challenges = parseChallenges(response);
+  const next = await session.recover(grant, challenges, request.signal);
+  if (isFailure(next)) throw unauthenticated(deps, request, next, response);
+  discard(response);
+  deps.emit({
+    type: 'replay',
+    ...requestInfo(request),
+    reason: next.generation > grant.generation && next.token !== grant.token ? 'refreshed' : 'stale_token',
+  });
+  const replayed = await send(withToken(spare, next), init, true);
+  if (replayed.status === 403) throw await forbidden(deps, request, replayed);
+  if (replayed.status === 401) throw unauthenticated(deps, request, { failure: 'rejected_after_refresh' }, replayed);
+  return replayed;
+}
+
+function withToken(request: Request, grant: TokenGrant): Request {
+  request.headers.set('authorization', `Bearer ${grant.token}`);
+  return request;
+}
+
+function discard(response: Response) {
+  void response.body?.cancel().catch(() => {});
+}
+
+function unauthenticated(
+  deps: AuthLayerDeps,
+  request: Request,
+  failure: AuthFailure,
+  response?: Response,
+): UnauthenticatedError {
+  const extra = {
+    ...(failure.acrValues ? { acrValues: failure.acrValues } : {}),
+    ...(failure.maxAge !== undefined ? { maxAge: failure.maxAge } : {}),
+    ...(failure.cause !== undefined ? { cause: failure.cause } : {}),
+  };
+  let error: UnauthenticatedError;
+  if (response) {
+    discard(response);
+    error = new UnauthenticatedError({
+      response,
+      request,
+      reason: failure.failure,
+      challenges: parseChallenges(response),
+      ...extra,
+    });
+  } else {
+    error = UnauthenticatedError.notSent(request, failure.failure, failure.cause);
+  }
+  deps.emit({ type: 'unauthenticated', ...requestInfo(request), reason: failure.failure });
+  if (deps.session.claimEpisode()) deps.options.onUnauthenticated?.(error);
+  return error;
+}
+
+async function forbidden(deps: AuthLayerDeps, request: Request, response: Response): Promise<ForbiddenError> {
+  const challenges = parseChallenges(response);
+  const bearer = challenges.find((c) => c.scheme === 'bearer');
+  const scope = bearer?.params.scope;
+  const requiredScopes = scope ? scope.split(' ').filter(Boolean) : [];
+  const { problem, data } = await readErrorBody(response);
+  const error = new ForbiddenError({
+    response,
+    request,
+    challenges,
+    requiredScopes,
+    ...(problem ? { problem } : {}),
+    ...(data !== undefined ? { data } : {}),
+  });
+  deps.emit({ type: 'forbidden', ...requestInfo(request), requiredScopes });
+  deps.options.onForbidden?.(error);
+  return error;
+}

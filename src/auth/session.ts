@@ -1,0 +1,60 @@
+import type { Challenge } from '../challenge.js';
+import type { UnauthenticatedReason } from '../errors.js';
+import type { MaybeToken } from '../options.js';
+
+/** A token handed to one send, with the generation it belongs to (bumped by every refresh or `setTokens`). */
+export interface TokenGrant {
+  token: string;
+  generation: number;
+}
+
+/** Why no token could be had; the layer turns it into an `UnauthenticatedError`. */
+export interface AuthFailure {
+  failure: UnauthenticatedReason;
+  cause?: unknown;
+  acrValues?: readonly string[];
+  maxAge?: number;
+}
+
+export const isFailure = (value: unknown): value is AuthFailure =>
+  typeof value === 'object' && value !== null && 'failure' in value;
+
+/**
+ * Where the auth layer gets tokens. The layer owns origins, attaching and error mapping; a session owns
+ * token state and refresh.
+ */
+export interface AuthSession {
+  /** The token for a send now: waits for a running (or due, proactive) refresh; a failure when signed out. */
+  acquire(signal: AbortSignal | undefined): Promise<TokenGrant | AuthFailure | undefined>;
+  /** A send that carried `rejected` got a 401 with `challenges`: a token to replay with, or why there is none. */
+  recover(rejected: TokenGrant, challenges: readonly Challenge[], signal: AbortSignal | undefined): Promise<TokenGrant | AuthFailure>;
+  /** Whether this failure starts a new unauthenticated episode (so `onUnauthenticated` fires once per episode). */
+  claimEpisode(): boolean;
+}
+
+/** A session over a user-supplied `getAccessToken`: no refresh, so a 401 ends in `no_refresh`. */
+export function createAccessTokenSession(getAccessToken: (() => MaybeToken | Promise<MaybeToken>) | undefined): AuthSession {
+  let lastToken: string | undefined;
+  let generation = 0;
+  let episodeOpen = false;
+  return {
+    async acquire() {
+      const token = (await getAccessToken?.()) ?? undefined;
+      if (!token) return undefined;
+      if (token !== lastToken) {
+        lastToken = token;
+        generation += 1;
+        episodeOpen = false;
+      }
+      return { token, generation };
+    },
+    async recover() {
+      return { failure: 'no_refresh' };
+    },
+    claimEpisode() {
+      if (episodeOpen) return false;
+      episodeOpen = true;
+      return true;
+    },
+  };
+}

@@ -1,0 +1,18 @@
+export { type ApiFetch, apiFetch, createApiFetch, type RequestOptions } from './client.js';
+export {
+  ErrorCode,
+  ForbiddenError,
+  InvalidOptionError,
+  isForbiddenError,
+  isInvalidOptionError,
+  isProxyAuthenticationError,
+  isRetryAfterTooLongError,
+  isUnauthenticatedError,
+  type ProblemDetails,
+  ProxyAuthenticationError,
+  RetryAfterTooLongError,
+  UnauthenticatedError,
+  type UnauthenticatedReason,
+} from './errors.js';
+export type { ApiFetchEvent, ApiFetchEventType } from './events.js';
+export type { ApiFetchOptions, AuthOptions, MaybeToken, RequestAuthOption } from './options.js';

@@ -1,0 +1,166 @@
+import { toOrigin } from './auth/origins.js';
+import { type ForbiddenError, InvalidOptionError, type UnauthenticatedError } from './errors.js';
+import type { ApiFetchEvent } from './events.js';
+
+/** What `auth.getAccessToken` may return: a token, or nothing to send no `Authorization` header. */
+export type MaybeToken = string | null | undefined;
+
+/** Bearer authentication. */
+export interface AuthOptions {
+  /**
+   * Returns the current access token; read at send time, for every attempt.
+   * @default undefined (no token is attached)
+   */
+  getAccessToken?: () => MaybeToken | Promise<MaybeToken>;
+  /**
+   * Extra origins (scheme + host + port, e.g. `"https://files.example.com"`) that may receive the token,
+   * besides the origin of `baseUrl`. Matching is exact: no wildcards, no subdomains.
+   * @default []
+   */
+  origins?: readonly string[];
+  /**
+   * Allow the token over plain `http:` to hosts other than loopback. Only for trusted networks.
+   * @default false
+   */
+  allowInsecureHttp?: boolean;
+}
+
+/** Options of `createApiFetch`. */
+export interface ApiFetchOptions {
+  /**
+   * Base URL that relative inputs resolve against (ky's `baseUrl`). Its origin receives the bearer token.
+   * @default undefined (inputs must be absolute, or relative to the page in a browser)
+   * @example 'https://api.example.com/v1/'
+   */
+  baseUrl?: string | URL;
+  /**
+   * Headers sent with every request; per-request headers win.
+   * @default {}
+   */
+  headers?: HeadersInit;
+  /**
+   * Timeout of one attempt in ms (including a wait for a token refresh and the replay), or `false` for none.
+   * @default 10000
+   */
+  timeout?: number | false;
+  /**
+   * The `fetch` to send with. Looked up at send time, so a mock installed after creation (msw) still works.
+   * @default globalThis.fetch
+   */
+  fetch?: (input: Request, init?: RequestInit) => Promise<Response>;
+  /**
+   * Bearer token settings, or `false` to never attach a token.
+   * @default {}
+   */
+  auth?: AuthOptions | false;
+  /**
+   * Called with the error when the user must sign in again (401 that a refresh could not fix).
+   * Called once per episode, not once per failed request. Show the login screen here.
+   * @default undefined
+   */
+  onUnauthenticated?: (error: UnauthenticatedError) => void;
+  /**
+   * Called with the error on every 403 from an origin that receives the token. Show "access denied" here.
+   * @default undefined
+   */
+  onForbidden?: (error: ForbiddenError) => void;
+  /**
+   * Receives every event (requests, responses, retries, refreshes…). A listener that throws is ignored.
+   * Events never contain tokens or credentials.
+   * @default undefined
+   */
+  onEvent?: (event: ApiFetchEvent) => void;
+  /**
+   * Clock in epoch ms, injectable for tests.
+   * @default Date.now
+   */
+  now?: () => number;
+}
+
+/** Per-request options: ky's options plus `auth: false` to send this request without a token. */
+export interface RequestAuthOption {
+  /**
+   * `false` sends this request without the bearer token, whatever its origin.
+   * @default true
+   */
+  auth?: boolean;
+}
+
+export interface ResolvedOptions {
+  baseUrl: string | undefined;
+  headers: HeadersInit | undefined;
+  timeout: number | false;
+  fetch: ((input: Request, init?: RequestInit) => Promise<Response>) | undefined;
+  auth: AuthOptions | false;
+  /** Exact origins that may receive the token: `baseUrl`'s and `auth.origins`. */
+  tokenOrigins: readonly string[];
+  onUnauthenticated: ((error: UnauthenticatedError) => void) | undefined;
+  onForbidden: ((error: ForbiddenError) => void) | undefined;
+  onEvent: ((event: ApiFetchEvent) => void) | undefined;
+  now: () => number;
+}
+
+const isObject = (value: unknown): value is object => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Check a function-valued option. */
+export function optionalFunction<T>(value: T | undefined, option: string): T | undefined {
+  if (value !== undefined && typeof value !== 'function') throw new InvalidOptionError(option, 'a function', value);
+  return value;
+}
+
+/** Check a number option against an inclusive lower bound. */
+export function numberAtLeast(value: unknown, min: number, option: string, integer = false): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min || (integer && !Number.isInteger(value))) {
+    throw new InvalidOptionError(option, `${integer ? 'an integer' : 'a number'} ≥ ${min}`, value);
+  }
+  return value;
+}
+
+/** Validate and fill defaults. Throws `InvalidOptionError` naming the first bad option. */
+export function resolveOptions(options: ApiFetchOptions): ResolvedOptions {
+  if (!isObject(options)) throw new InvalidOptionError('options', 'an object', options);
+  let baseUrl: string | undefined;
+  const tokenOrigins: string[] = [];
+  if (options.baseUrl !== undefined) {
+    if (typeof options.baseUrl !== 'string' && !(options.baseUrl instanceof URL)) {
+      throw new InvalidOptionError('baseUrl', 'a string or URL', options.baseUrl);
+    }
+    baseUrl = String(options.baseUrl);
+    const location = (globalThis as { location?: { href?: string } }).location?.href;
+    let absolute: URL;
+    try {
+      absolute = new URL(baseUrl, location);
+    } catch {
+      throw new InvalidOptionError('baseUrl', 'an absolute URL (or a path, in a browser)', options.baseUrl);
+    }
+    tokenOrigins.push(toOrigin(absolute, 'baseUrl'));
+  }
+  const timeout = options.timeout ?? 10_000;
+  if (timeout !== false) numberAtLeast(timeout, 1, 'timeout');
+  const auth = options.auth ?? {};
+  if (auth !== false) {
+    if (!isObject(auth)) throw new InvalidOptionError('auth', 'an object or false', auth);
+    optionalFunction(auth.getAccessToken, 'auth.getAccessToken');
+    if (auth.origins !== undefined) {
+      if (!Array.isArray(auth.origins)) throw new InvalidOptionError('auth.origins', 'an array of origins', auth.origins);
+      auth.origins.forEach((origin, i) => {
+        tokenOrigins.push(toOrigin(origin, `auth.origins[${i}]`));
+      });
+    }
+    if (auth.allowInsecureHttp !== undefined && typeof auth.allowInsecureHttp !== 'boolean') {
+      throw new InvalidOptionError('auth.allowInsecureHttp', 'a boolean', auth.allowInsecureHttp);
+    }
+  }
+  return {
+    baseUrl,
+    headers: options.headers,
+    timeout,
+    fetch: optionalFunction(options.fetch, 'fetch'),
+    auth,
+    tokenOrigins,
+    onUnauthenticated: optionalFunction(options.onUnauthenticated, 'onUnauthenticated'),
+    onForbidden: optionalFunction(options.onForbidden, 'onForbidden'),
+    onEvent: optionalFunction(options.onEvent, 'onEvent'),
+    now: optionalFunction(options.now, 'now') ?? Date.now,
+  };
+}

@@ -1,0 +1,51 @@
+import type { Emit } from './events.js';
+import { requestInfo } from './events.js';
+import type { ResolvedOptions } from './options.js';
+import { proxyAuthenticationFromError, proxyAuthenticationFromResponse } from './proxy-error.js';
+
+/** The per-call state apifetch threads through ky to its fetch layer (ky forwards unknown options to `fetch`). */
+export interface CallState {
+  /** `false` when the caller opted this request out of the token. */
+  auth: boolean;
+  /** Sends so far for this call, across ky retries and auth replays. */
+  sends: number;
+}
+
+/** Key of the call state in the options ky forwards to `fetch`; stripped before the real fetch sees them. */
+export const callStateKey = 'apifetchCall';
+
+export type Send = (request: Request, init: RequestInit, authorized: boolean) => Promise<Response>;
+
+/** Split ky's forwarded fetch options into our call state and what the real fetch should get. */
+export function takeCallState(init: RequestInit | undefined): { state: CallState; init: RequestInit } {
+  const { [callStateKey]: state, auth, ...rest } = (init ?? {}) as RequestInit & {
+    [callStateKey]?: CallState;
+    auth?: boolean;
+  };
+  return { state: state ?? { auth: auth !== false, sends: 0 }, init: rest };
+}
+
+/**
+ * The innermost layer: one network send through the user's (lazily looked-up) fetch, with events, and a
+ * proxy's 407 turned into a typed error so that no layer retries it as a network failure.
+ */
+export function createTransport(options: ResolvedOptions, emit: Emit, state: CallState): Send {
+  return async (request, init, authorized) => {
+    const fetchImpl = options.fetch ?? globalThis.fetch;
+    const info = requestInfo(request);
+    state.sends += 1;
+    emit({ type: 'request', ...info, attempt: state.sends, authorized });
+    const started = options.now();
+    let response: Response;
+    try {
+      response = await fetchImpl(request, init);
+    } catch (error) {
+      const proxyError = proxyAuthenticationFromError(error, request);
+      emit({ type: 'error', ...info, error: proxyError ?? (error as Error) });
+      throw proxyError ?? error;
+    }
+    emit({ type: 'response', ...info, status: response.status, durationMs: options.now() - started });
+    if (response.status === 407) throw proxyAuthenticationFromResponse(response, request);
+    return response;
+  };
+}

@@ -1,0 +1,45 @@
+import { resolve } from 'node:path';
+import dts from 'vite-plugin-dts';
+import { defineConfig } from 'vitest/config';
+
+/** Library entries: each becomes `dist/<name>.js` with its `.d.ts`. */
+const entries = {
+  index: resolve(import.meta.dirname, 'src/index.ts'),
+};
+
+export default defineConfig({
+  build: {
+    lib: { entry: entries, formats: ['es'] },
+    target: 'es2022',
+    minify: false,
+    sourcemap: true,
+    rolldownOptions: {
+      // Dependencies stay external: users' bundlers dedupe them.
+      external: [/^ky($|\/)/, /^p-retry($|\/)/, /^jwt-decode($|\/)/, /^undici($|\/)/, /^msw($|\/)/, /^node:/],
+    },
+  },
+  plugins: [dts({ include: ['src'], tsconfigPath: './tsconfig.build.json' })],
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'node',
+          environment: 'node',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/e2e/**'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'happy-dom',
+          environment: 'happy-dom',
+          include: ['test/**/*.test.ts'],
+          // Node-only suites (proxy, undici) name themselves *.node.test.ts.
+          exclude: ['test/e2e/**', 'test/**/*.node.test.ts'],
+        },
+      },
+    ],
+  },
+});
