@@ -135,7 +135,8 @@ export class ForbiddenError extends ApiFetchHTTPError {
 
   constructor(init: ForbiddenErrorInit) {
     const scopes = init.requiredScopes ?? [];
-    const detail = scopes.length > 0 ? `token lacks scope ${scopes.map((s) => `\`${s}\``).join(', ')}` : 'access denied';
+    const detail =
+      scopes.length > 0 ? `token lacks scope ${scopes.map((s) => `\`${s}\``).join(', ')}` : 'access denied';
     super(init, `403 Forbidden: ${detail}: ${init.request.method} ${redactUrl(init.request.url)}`);
     this.requiredScopes = scopes;
     this.problem = init.problem;

@@ -1,3 +1,12 @@
+export {
+  type BearerChallenge,
+  bearerChallenge,
+  type Challenge,
+  type DPoPChallenge,
+  dpopChallenge,
+  type ParseChallengesOptions,
+  parseChallenges,
+} from './challenge.js';
 export { type ApiFetch, apiFetch, createApiFetch, type RequestOptions } from './client.js';
 export {
   ErrorCode,

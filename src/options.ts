@@ -100,7 +100,8 @@ export interface ResolvedOptions {
   now: () => number;
 }
 
-const isObject = (value: unknown): value is object => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is object =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Check a function-valued option. */
 export function optionalFunction<T>(value: T | undefined, option: string): T | undefined {
@@ -142,7 +143,8 @@ export function resolveOptions(options: ApiFetchOptions): ResolvedOptions {
     if (!isObject(auth)) throw new InvalidOptionError('auth', 'an object or false', auth);
     optionalFunction(auth.getAccessToken, 'auth.getAccessToken');
     if (auth.origins !== undefined) {
-      if (!Array.isArray(auth.origins)) throw new InvalidOptionError('auth.origins', 'an array of origins', auth.origins);
+      if (!Array.isArray(auth.origins))
+        throw new InvalidOptionError('auth.origins', 'an array of origins', auth.origins);
       auth.origins.forEach((origin, i) => {
         tokenOrigins.push(toOrigin(origin, `auth.origins[${i}]`));
       });

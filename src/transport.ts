@@ -18,7 +18,11 @@ export type Send = (request: Request, init: RequestInit, authorized: boolean) =>
 
 /** Split ky's forwarded fetch options into our call state and what the real fetch should get. */
 export function takeCallState(init: RequestInit | undefined): { state: CallState; init: RequestInit } {
-  const { [callStateKey]: state, auth, ...rest } = (init ?? {}) as RequestInit & {
+  const {
+    [callStateKey]: state,
+    auth,
+    ...rest
+  } = (init ?? {}) as RequestInit & {
     [callStateKey]?: CallState;
     auth?: boolean;
   };

@@ -84,12 +84,8 @@ describe('bearer attach', () => {
       return new Response('ok');
     };
     const getAccessToken = () => token;
-    await createApiFetch({ baseUrl: 'http://api.example.test', fetch, auth: { getAccessToken } })
-      .get('x')
-      .text();
-    await createApiFetch({ baseUrl: 'https://api.example.test', fetch, auth: { getAccessToken } })
-      .get('x')
-      .text();
+    await createApiFetch({ baseUrl: 'http://api.example.test', fetch, auth: { getAccessToken } }).get('x').text();
+    await createApiFetch({ baseUrl: 'https://api.example.test', fetch, auth: { getAccessToken } }).get('x').text();
     await createApiFetch({
       baseUrl: 'http://api.example.test',
       fetch,
@@ -238,7 +234,11 @@ describe('options', () => {
   });
 
   it('extend inherits options and merges headers', async () => {
-    const base = createApiFetch({ baseUrl: api.origin, headers: { 'x-test': 'a' }, auth: { getAccessToken: () => token } });
+    const base = createApiFetch({
+      baseUrl: api.origin,
+      headers: { 'x-test': 'a' },
+      auth: { getAccessToken: () => token },
+    });
     const child = base.extend({ headers: { 'x-extra': 'b' } });
     await child.post('x', { json: { n: 1 } }).text();
     const seen = api.seen[0];

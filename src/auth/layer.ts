@@ -20,7 +20,7 @@ export interface AuthLayerDeps {
  * typed errors, refreshing and replaying once on a 401 when the session can.
  */
 export function authFetch(deps: AuthLayerDeps, send: Send, request: Request, init: RequestInit, useToken: boolean) {
-  const { options, session, mayReceiveToken } = deps;
+  const { options, mayReceiveToken } = deps;
   const ours = mayReceiveToken(request.url);
   if (!ours) return send(request, init, false);
   const callerAuthorization = request.headers.has('authorization');

@@ -27,13 +27,19 @@ export interface AuthSession {
   /** The token for a send now: waits for a running (or due, proactive) refresh; a failure when signed out. */
   acquire(signal: AbortSignal | undefined): Promise<TokenGrant | AuthFailure | undefined>;
   /** A send that carried `rejected` got a 401 with `challenges`: a token to replay with, or why there is none. */
-  recover(rejected: TokenGrant, challenges: readonly Challenge[], signal: AbortSignal | undefined): Promise<TokenGrant | AuthFailure>;
+  recover(
+    rejected: TokenGrant,
+    challenges: readonly Challenge[],
+    signal: AbortSignal | undefined,
+  ): Promise<TokenGrant | AuthFailure>;
   /** Whether this failure starts a new unauthenticated episode (so `onUnauthenticated` fires once per episode). */
   claimEpisode(): boolean;
 }
 
 /** A session over a user-supplied `getAccessToken`: no refresh, so a 401 ends in `no_refresh`. */
-export function createAccessTokenSession(getAccessToken: (() => MaybeToken | Promise<MaybeToken>) | undefined): AuthSession {
+export function createAccessTokenSession(
+  getAccessToken: (() => MaybeToken | Promise<MaybeToken>) | undefined,
+): AuthSession {
   let lastToken: string | undefined;
   let generation = 0;
   let episodeOpen = false;
