@@ -4,10 +4,17 @@ import { createOriginPolicy } from './auth/origins.js';
 import { type AuthSession, createAccessTokenSession } from './auth/session.js';
 import { createEmitter } from './events.js';
 import { type ApiFetchOptions, type RequestAuthOption, resolveOptions } from './options.js';
+import { kyRetryFor, type RetryDeps, recordOutcome } from './retry/layer.js';
+import { type ResolvedRetryOptions, type RetryOptions, resolveRetryOptions } from './retry/policy.js';
+import { createThrottleRegistry, type RetryThrottle } from './retry/throttle.js';
 import { type CallState, callStateKey, createTransport, takeCallState } from './transport.js';
 
-/** Options of one request: ky's options plus apifetch's per-request `auth`. */
-export type RequestOptions = KyOptions & RequestAuthOption;
+/** Options of one request: ky's options, apifetch's per-request `auth`, and `retry` merged over the client's. */
+export type RequestOptions = Omit<KyOptions, 'retry'> &
+  RequestAuthOption & {
+    /** This request's retry settings, merged over the client's; a number sets `limit`, `false` turns retries off. */
+    retry?: RetryOptions | number | false;
+  };
 
 type Input = string | URL | Request;
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete' | 'head';
@@ -30,6 +37,7 @@ export interface ApiFetch {
 
 interface Shared {
   session: AuthSession;
+  throttleFor: ((origin: string) => RetryThrottle) | undefined;
 }
 
 /** Create a client. Options are validated here; a bad one throws `InvalidOptionError` naming it. */
@@ -41,9 +49,14 @@ function build(options: ApiFetchOptions, inherited: Shared | undefined): ApiFetc
   const resolved = resolveOptions(options);
   const emit = createEmitter(resolved.onEvent, resolved.now);
   const auth = resolved.auth;
+  const retryInput = options.retry;
+  const retry = resolveRetryOptions(retryInput);
   const shared: Shared = inherited ?? {
     session: createAccessTokenSession(auth === false ? undefined : auth.getAccessToken),
+    throttleFor: retry.throttle === false ? undefined : createThrottleRegistry(retry.throttle),
   };
+  const retryDeps: RetryDeps = { options: retry, throttleFor: shared.throttleFor, emit, now: resolved.now };
+  const onOutcome = (url: string, outcome: Response | Error) => recordOutcome(retryDeps, url, outcome);
   const deps = {
     options: resolved,
     session: shared.session,
@@ -58,14 +71,28 @@ function build(options: ApiFetchOptions, inherited: Shared | undefined): ApiFetc
     fetch: (input, init) => {
       const { state, init: rest } = takeCallState(init);
       const request = input instanceof Request ? input : new Request(input, rest);
-      return authFetch(deps, createTransport(resolved, emit, state), request, rest, state.auth);
+      return authFetch(deps, createTransport(resolved, emit, state, onOutcome), request, rest, state.auth);
     },
   });
 
   const call = <T>(input: Input, requestOptions: RequestOptions = {}, method?: Method): ResponsePromise<T> => {
-    const { auth: useToken, ...kyOptions } = requestOptions;
+    const { auth: useToken, retry: retryOverride, ...kyOptions } = requestOptions;
     const state: CallState = { auth: useToken !== false, sends: 0 };
-    const perCall = { ...kyOptions, ...(method ? { method } : {}), [callStateKey]: state } as KyOptions;
+    const callRetry = retryOverride === undefined ? retry : mergeRetry(retryInput, retryOverride);
+    const callDeps = callRetry === retry ? retryDeps : { ...retryDeps, options: callRetry };
+    const verb = (method ?? kyOptions.method ?? (input instanceof Request ? input.method : 'get')).toUpperCase();
+    const headers =
+      callRetry.idempotencyKey && (verb === 'POST' || verb === 'PATCH')
+        ? withIdempotencyKey(kyOptions.headers)
+        : undefined;
+    const perCall = {
+      ...kyOptions,
+      ...(method ? { method } : {}),
+      ...(headers ? { headers } : {}),
+      ...(callRetry.deadlineMs === undefined ? {} : { totalTimeout: callRetry.deadlineMs }),
+      retry: kyRetryFor(callDeps),
+      [callStateKey]: state,
+    } as KyOptions;
     return kyInstance<T>(input, perCall);
   };
 
@@ -82,6 +109,23 @@ function build(options: ApiFetchOptions, inherited: Shared | undefined): ApiFetc
     return build({ ...options, ...more, headers }, more.auth === undefined ? shared : undefined);
   };
   return api;
+}
+
+function mergeRetry(
+  base: RetryOptions | number | false | undefined,
+  override: RetryOptions | number | false,
+): ResolvedRetryOptions {
+  const asObject = (value: RetryOptions | number | false | undefined): RetryOptions =>
+    value === false ? { limit: 0 } : typeof value === 'number' ? { limit: value } : (value ?? {});
+  return resolveRetryOptions({ ...asObject(base), ...asObject(override) });
+}
+
+/** Headers with a fresh `Idempotency-Key`, unless the caller set one. */
+function withIdempotencyKey(headers: KyOptions['headers']): Headers | undefined {
+  const merged = new Headers(headers as HeadersInit | undefined);
+  if (merged.has('idempotency-key')) return undefined;
+  merged.set('idempotency-key', crypto.randomUUID());
+  return merged;
 }
 
 /** A ready client with default options: no base URL and no token. */

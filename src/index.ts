@@ -25,3 +25,5 @@ export {
 } from './errors.js';
 export type { ApiFetchEvent, ApiFetchEventType } from './events.js';
 export type { ApiFetchOptions, AuthOptions, MaybeToken, RequestAuthOption } from './options.js';
+export type { RetryOptions } from './retry/policy.js';
+export type { ThrottleOptions } from './retry/throttle.js';

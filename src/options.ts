@@ -1,6 +1,7 @@
 import { toOrigin } from './auth/origins.js';
 import { type ForbiddenError, InvalidOptionError, type UnauthenticatedError } from './errors.js';
 import type { ApiFetchEvent } from './events.js';
+import type { RetryOptions } from './retry/policy.js';
 
 /** What `auth.getAccessToken` may return: a token, or nothing to send no `Authorization` header. */
 export type MaybeToken = string | null | undefined;
@@ -70,6 +71,12 @@ export interface ApiFetchOptions {
    * @default undefined
    */
   onEvent?: (event: ApiFetchEvent) => void;
+  /**
+   * Retry of transient failures (network errors, 408/425/429/5xx) with capped full-jitter backoff, `Retry-After`,
+   * idempotency rules, a retry throttle and a deadline. A number sets `limit`; `false` turns retries off.
+   * @default { limit: 2, baseDelayMs: 300, maxDelayMs: 10000, maxRetryAfterMs: 60000, throttle: { maxTokens: 10, tokenRatio: 0.1 } }
+   */
+  retry?: RetryOptions | number | false;
   /**
    * Clock in epoch ms, injectable for tests.
    * @default Date.now

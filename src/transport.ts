@@ -33,7 +33,12 @@ export function takeCallState(init: RequestInit | undefined): { state: CallState
  * The innermost layer: one network send through the user's (lazily looked-up) fetch, with events, and a
  * proxy's 407 turned into a typed error so that no layer retries it as a network failure.
  */
-export function createTransport(options: ResolvedOptions, emit: Emit, state: CallState): Send {
+export function createTransport(
+  options: ResolvedOptions,
+  emit: Emit,
+  state: CallState,
+  onOutcome: (url: string, outcome: Response | Error) => void,
+): Send {
   return async (request, init, authorized) => {
     const fetchImpl = options.fetch ?? globalThis.fetch;
     const info = requestInfo(request);
@@ -45,9 +50,12 @@ export function createTransport(options: ResolvedOptions, emit: Emit, state: Cal
       response = await fetchImpl(request, init);
     } catch (error) {
       const proxyError = proxyAuthenticationFromError(error, request);
-      emit({ type: 'error', ...info, error: proxyError ?? (error as Error) });
+      const failure = proxyError ?? (error instanceof Error ? error : new Error(String(error)));
+      if (!proxyError) onOutcome(request.url, failure);
+      emit({ type: 'error', ...info, error: failure });
       throw proxyError ?? error;
     }
+    onOutcome(request.url, response);
     emit({ type: 'response', ...info, status: response.status, durationMs: options.now() - started });
     if (response.status === 407) throw proxyAuthenticationFromResponse(response, request);
     return response;

@@ -1,0 +1,64 @@
+/** Retry throttling settings (gRPC's `retryThrottling`). */
+export interface ThrottleOptions {
+  /**
+   * Size of the token bucket; it starts full. Retries are allowed only while it holds more than half.
+   * @default 10
+   */
+  maxTokens?: number;
+  /**
+   * Tokens earned back by each success.
+   * @default 0.1
+   */
+  tokenRatio?: number;
+}
+
+/**
+ * gRPC-style retry throttle: driven by outcomes, not time. Every retryable failure costs a token, every success
+ * earns `tokenRatio`, and retries are allowed only while more than half the bucket is left. A quiet client keeps its
+ * retries for a blip; a busy one stops retrying within a few failures of an outage.
+ */
+export class RetryThrottle {
+  #tokens: number;
+  readonly maxTokens: number;
+  readonly tokenRatio: number;
+
+  constructor({ maxTokens = 10, tokenRatio = 0.1 }: ThrottleOptions = {}) {
+    this.maxTokens = maxTokens;
+    this.tokenRatio = tokenRatio;
+    this.#tokens = maxTokens;
+  }
+
+  get tokens(): number {
+    return this.#tokens;
+  }
+
+  /** Record a failure that is retryable by status or kind (first attempts included). */
+  onFailure(): void {
+    this.#tokens = Math.max(0, this.#tokens - 1);
+  }
+
+  /** Record a success. */
+  onSuccess(): void {
+    this.#tokens = Math.min(this.maxTokens, this.#tokens + this.tokenRatio);
+  }
+
+  allowRetry(): boolean {
+    return this.#tokens > this.maxTokens / 2;
+  }
+}
+
+const maxOrigins = 1000;
+
+/** One throttle per origin, created on first use; the oldest is dropped past 1,000 origins. */
+export function createThrottleRegistry(options: ThrottleOptions): (origin: string) => RetryThrottle {
+  const byOrigin = new Map<string, RetryThrottle>();
+  return (origin) => {
+    let throttle = byOrigin.get(origin);
+    if (!throttle) {
+      throttle = new RetryThrottle(options);
+      byOrigin.set(origin, throttle);
+      if (byOrigin.size > maxOrigins) byOrigin.delete(byOrigin.keys().next().value as string);
+    }
+    return throttle;
+  };
+}
