@@ -1,9 +1,10 @@
 import ky, { type KyInstance, type Options as KyOptions, type ResponsePromise } from 'ky';
 import { authFetch } from './auth/layer.js';
 import { createOriginPolicy } from './auth/origins.js';
+import { type AuthController, createRefreshSession } from './auth/refresh.js';
 import { type AuthSession, createAccessTokenSession } from './auth/session.js';
-import { createEmitter } from './events.js';
-import { type ApiFetchOptions, type RequestAuthOption, resolveOptions } from './options.js';
+import { createEmitter, type Emit } from './events.js';
+import { type ApiFetchOptions, type RequestAuthOption, type ResolvedOptions, resolveOptions } from './options.js';
 import { kyRetryFor, type RetryDeps, recordOutcome } from './retry/layer.js';
 import { type ResolvedRetryOptions, type RetryOptions, resolveRetryOptions } from './retry/policy.js';
 import { createThrottleRegistry, type RetryThrottle } from './retry/throttle.js';
@@ -33,10 +34,13 @@ export interface ApiFetch {
    * It shares this client's token session unless `auth` is given.
    */
   extend(options: ApiFetchOptions): ApiFetch;
+  /** The client's tokens: sign in (`setTokens`), sign out (`clear`), read, or force a refresh. */
+  readonly auth: AuthController;
 }
 
 interface Shared {
   session: AuthSession;
+  controller: AuthController;
   throttleFor: ((origin: string) => RetryThrottle) | undefined;
 }
 
@@ -52,7 +56,7 @@ function build(options: ApiFetchOptions, inherited: Shared | undefined): ApiFetc
   const retryInput = options.retry;
   const retry = resolveRetryOptions(retryInput);
   const shared: Shared = inherited ?? {
-    session: createAccessTokenSession(auth === false ? undefined : auth.getAccessToken),
+    ...createSession(auth, resolved.now, emit),
     throttleFor: retry.throttle === false ? undefined : createThrottleRegistry(retry.throttle),
   };
   const retryDeps: RetryDeps = { options: retry, throttleFor: shared.throttleFor, emit, now: resolved.now };
@@ -101,6 +105,7 @@ function build(options: ApiFetchOptions, inherited: Shared | undefined): ApiFetc
     (api as unknown as Record<Method, unknown>)[method] = (input: Input, requestOptions?: RequestOptions) =>
       call(input, requestOptions, method);
   }
+  Object.defineProperty(api, 'auth', { value: shared.controller, enumerable: true });
   api.extend = (more) => {
     const headers = new Headers(options.headers);
     new Headers(more.headers).forEach((value, name) => {
@@ -109,6 +114,44 @@ function build(options: ApiFetchOptions, inherited: Shared | undefined): ApiFetc
     return build({ ...options, ...more, headers }, more.auth === undefined ? shared : undefined);
   };
   return api;
+}
+
+/** The token session: the app's own `getAccessToken`, or tokens held and refreshed by apifetch. */
+function createSession(
+  auth: ResolvedOptions['auth'],
+  now: () => number,
+  emit: Emit,
+): { session: AuthSession; controller: AuthController } {
+  if (auth !== false && auth.getAccessToken) {
+    const session = createAccessTokenSession(auth.getAccessToken);
+    const unsupported = () =>
+      Promise.reject(new TypeError('api.auth manages tokens only when auth.getAccessToken is not set'));
+    return {
+      session,
+      controller: {
+        setTokens: unsupported,
+        getTokens: async () => undefined,
+        clear: unsupported,
+        refresh: unsupported,
+      },
+    };
+  }
+  const a = auth === false ? {} : auth;
+  const session = createRefreshSession({
+    tokens: a.tokens,
+    store: a.store,
+    refresh: a.refresh,
+    refreshLeewayMs: a.refreshLeewayMs ?? 30_000,
+    refreshTimeoutMs: a.refreshTimeoutMs ?? 10_000,
+    refreshRetries: a.refreshRetries ?? 2,
+    maxRefreshes: a.maxRefreshes ?? 3,
+    refreshWindowMs: a.refreshWindowMs ?? 60_000,
+    lock: a.lock,
+    random: a.random ?? Math.random,
+    now,
+    emit,
+  });
+  return { session, controller: session };
 }
 
 function mergeRetry(

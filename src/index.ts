@@ -1,3 +1,5 @@
+export type { AuthController, LockFunction, RefreshContext } from './auth/refresh.js';
+export { memoryTokenStore, storageTokenStore, type TokenSet, type TokenStore } from './auth/tokens.js';
 export {
   type BearerChallenge,
   bearerChallenge,

@@ -1,4 +1,7 @@
 import { toOrigin } from './auth/origins.js';
+import type { LockFunction, RefreshContext } from './auth/refresh.js';
+import type { TokenSet, TokenStore } from './auth/tokens.js';
+import { isTokenSet } from './auth/tokens.js';
 import { type ForbiddenError, InvalidOptionError, type UnauthenticatedError } from './errors.js';
 import type { ApiFetchEvent } from './events.js';
 import type { RetryOptions } from './retry/policy.js';
@@ -9,10 +12,69 @@ export type MaybeToken = string | null | undefined;
 /** Bearer authentication. */
 export interface AuthOptions {
   /**
-   * Returns the current access token; read at send time, for every attempt.
-   * @default undefined (no token is attached)
+   * Returns the current access token; read at send time, for every attempt. Use it when your app manages tokens
+   * itself; apifetch then never refreshes (a 401 ends in `UnauthenticatedError` with reason `no_refresh`).
+   * Leave it out to let apifetch hold the tokens (`tokens` / `store`) and refresh them (`refresh`).
+   * @default undefined
    */
   getAccessToken?: () => MaybeToken | Promise<MaybeToken>;
+  /**
+   * The initial tokens (written to `store`).
+   * @default undefined (whatever `store` holds)
+   */
+  tokens?: TokenSet;
+  /**
+   * Where tokens live. Use `storageTokenStore(localStorage, key)` to keep them across reloads and share them
+   * between tabs (the refresh is then coordinated across tabs).
+   * @default memoryTokenStore()
+   */
+  store?: TokenStore;
+  /**
+   * Gets new tokens, typically from your token endpoint with the refresh token. Called by one request for all
+   * (single flight); never goes through the auth layer, so call the endpoint with plain `fetch` or `ky`.
+   * Throw an error with `status` (or ky's `HTTPError`) to say how it failed: 408, 429 and 5xx and network errors
+   * are retried; anything else (400 `invalid_grant`, 401) signs the user out at once.
+   * @default undefined (no refresh: a 401 is final)
+   * @example refresh: async ({ tokens, signal }) => ky.post('/oauth/token', { json: { refresh_token: tokens?.refreshToken }, signal }).json()
+   */
+  refresh?: (ctx: RefreshContext) => Promise<TokenSet>;
+  /**
+   * Refresh before sending when the access token expires within this many ms (from `expiresAt`, else the JWT `exp`).
+   * @default 30000
+   */
+  refreshLeewayMs?: number;
+  /**
+   * The longest a refresh may take, its retries and waits for a lock included; then `refresh_timeout`.
+   * @default 10000
+   */
+  refreshTimeoutMs?: number;
+  /**
+   * Retries of a refresh that failed transiently (network, 408, 429, 5xx), with capped full-jitter backoff.
+   * @default 2
+   */
+  refreshRetries?: number;
+  /**
+   * Circuit breaker: at most this many refreshes per `refreshWindowMs`; beyond, requests fail fast (`refresh_limit`).
+   * @default 3
+   */
+  maxRefreshes?: number;
+  /**
+   * The window of `maxRefreshes`, in ms.
+   * @default 60000
+   */
+  refreshWindowMs?: number;
+  /**
+   * Runs a refresh while holding a named lock, so only one holder refreshes at a time. Plug a distributed lock for a
+   * server cluster here.
+   * @default Web Locks (`navigator.locks`) when the store has a key and the browser has them; else in-tab single flight
+   * @example lock: (name, fn) => redlock.using([name], 10_000, fn)
+   */
+  lock?: LockFunction;
+  /**
+   * Random source in [0, 1) for the refresh retries' jitter.
+   * @default Math.random
+   */
+  random?: () => number;
   /**
    * Extra origins (scheme + host + port, e.g. `"https://files.example.com"`) that may receive the token,
    * besides the origin of `baseUrl`. Matching is exact: no wildcards, no subdomains.
@@ -158,6 +220,31 @@ export function resolveOptions(options: ApiFetchOptions): ResolvedOptions {
     }
     if (auth.allowInsecureHttp !== undefined && typeof auth.allowInsecureHttp !== 'boolean') {
       throw new InvalidOptionError('auth.allowInsecureHttp', 'a boolean', auth.allowInsecureHttp);
+    }
+    if (auth.tokens !== undefined && !isTokenSet(auth.tokens)) {
+      throw new InvalidOptionError(
+        'auth.tokens',
+        'a TokenSet ({ accessToken, refreshToken?, expiresAt? })',
+        auth.tokens,
+      );
+    }
+    if (auth.store !== undefined) {
+      const store = auth.store as Partial<Record<'get' | 'set' | 'clear', unknown>> | null;
+      if (!store || ['get', 'set', 'clear'].some((m) => typeof store[m as 'get'] !== 'function')) {
+        throw new InvalidOptionError('auth.store', 'a TokenStore with get, set and clear', auth.store);
+      }
+    }
+    optionalFunction(auth.refresh, 'auth.refresh');
+    optionalFunction(auth.lock, 'auth.lock');
+    optionalFunction(auth.random, 'auth.random');
+    for (const [name, min, integer] of [
+      ['refreshLeewayMs', 0, false],
+      ['refreshTimeoutMs', 1, false],
+      ['refreshRetries', 0, true],
+      ['maxRefreshes', 1, true],
+      ['refreshWindowMs', 1, false],
+    ] as const) {
+      if (auth[name] !== undefined) numberAtLeast(auth[name], min, `auth.${name}`, integer);
     }
   }
   return {

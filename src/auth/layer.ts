@@ -43,6 +43,7 @@ async function sendWithToken(deps: AuthLayerDeps, send: Send, request: Request, 
   // Keep an unsent copy only when the body would be consumed; a bodiless Request can be sent twice.
   const spare = request.body === null ? request : request.clone();
   const response = await send(withToken(request, grant), init, true);
+  if (response.status !== 401) session.confirm?.(grant);
   if (response.status === 403) throw await forbidden(deps, request, response);
   if (response.status !== 401) return response;
 
@@ -53,11 +54,15 @@ async function sendWithToken(deps: AuthLayerDeps, send: Send, request: Request, 
   deps.emit({
     type: 'replay',
     ...requestInfo(request),
-    reason: next.generation > grant.generation && next.token !== grant.token ? 'refreshed' : 'stale_token',
+    reason: next.refreshed ? 'refreshed' : 'stale_token',
   });
   const replayed = await send(withToken(spare, next), init, true);
+  if (replayed.status === 401) {
+    await session.rejectedAfterRefresh?.(next);
+    throw unauthenticated(deps, request, { failure: 'rejected_after_refresh' }, replayed);
+  }
+  session.confirm?.(next);
   if (replayed.status === 403) throw await forbidden(deps, request, replayed);
-  if (replayed.status === 401) throw unauthenticated(deps, request, { failure: 'rejected_after_refresh' }, replayed);
   return replayed;
 }
 

@@ -6,6 +6,8 @@ import type { MaybeToken } from '../options.js';
 export interface TokenGrant {
   token: string;
   generation: number;
+  /** Set when this token comes straight from a refresh (for the `replay` event). */
+  refreshed?: boolean;
 }
 
 /** Why no token could be had; the layer turns it into an `UnauthenticatedError`. */
@@ -34,6 +36,10 @@ export interface AuthSession {
   ): Promise<TokenGrant | AuthFailure>;
   /** Whether this failure starts a new unauthenticated episode (so `onUnauthenticated` fires once per episode). */
   claimEpisode(): boolean;
+  /** A response other than 401 came back for a send that carried `accepted`. */
+  confirm?(accepted: TokenGrant): void;
+  /** The replay after a refresh got a 401 too: the token fresh from the refresh is refused. */
+  rejectedAfterRefresh?(rejected: TokenGrant): Promise<void>;
 }
 
 /** A session over a user-supplied `getAccessToken`: no refresh, so a 401 ends in `no_refresh`. */

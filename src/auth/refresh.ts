@@ -1,0 +1,314 @@
+import pRetry from 'p-retry';
+import { bearerChallenge, type Challenge } from '../challenge.js';
+import type { Emit } from '../events.js';
+import { backoffDelay } from '../retry/backoff.js';
+import type { AuthFailure, AuthSession, TokenGrant } from './session.js';
+import { expiryOf, memoryTokenStore, type TokenSet, type TokenStore } from './tokens.js';
+
+/** What `auth.refresh` receives. */
+export interface RefreshContext {
+  /** The tokens held when the refresh started (undefined when there were none). */
+  tokens: TokenSet | undefined;
+  /** `expired`: proactive, before sending; `rejected`: after a 401; `manual`: `api.auth.refresh()`. */
+  reason: 'expired' | 'rejected' | 'manual';
+  /** The Bearer challenge of the 401 that caused it, when there was one. */
+  challenge?: Challenge;
+  /** Aborted when the refresh times out (`auth.refreshTimeoutMs`): pass it to your fetch. */
+  signal: AbortSignal;
+}
+
+/** Run `fn` while holding the lock `name`. The default holds nothing: in-tab single flight is done anyway. */
+export type LockFunction = <T>(name: string, fn: () => Promise<T>) => Promise<T>;
+
+export interface RefreshSessionOptions {
+  tokens: TokenSet | undefined;
+  store: TokenStore | undefined;
+  refresh: ((ctx: RefreshContext) => Promise<TokenSet>) | undefined;
+  refreshLeewayMs: number;
+  refreshTimeoutMs: number;
+  refreshRetries: number;
+  maxRefreshes: number;
+  refreshWindowMs: number;
+  lock: LockFunction | undefined;
+  random: () => number;
+  now: () => number;
+  emit: Emit;
+}
+
+/** Controls of the client's tokens: `api.auth`. */
+export interface AuthController {
+  /** Sign in (or replace tokens): requests use them at once, and a signed-out client is signed in again. */
+  setTokens(tokens: TokenSet): Promise<void>;
+  /** The current tokens, or undefined. */
+  getTokens(): Promise<TokenSet | undefined>;
+  /** Sign out: forget the tokens; requests that need one fail fast until `setTokens`. */
+  clear(): Promise<void>;
+  /** Force a refresh now (joins one already running). Resolves with the new tokens; rejects when it fails. */
+  refresh(): Promise<TokenSet>;
+}
+
+/** A session with a refresh function: the `AuthSession` the auth layer uses, and the `api.auth` controller. */
+export interface RefreshSession extends AuthSession, AuthController {}
+
+const refreshBackoff = { baseDelayMs: 200, maxDelayMs: 2000 };
+
+/** Whether a refresh failure may pass if tried again: network errors, 408, 429 and 5xx. */
+export function isTransientRefreshError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const e = error as { name?: unknown; status?: unknown; response?: { status?: unknown } };
+  const status = typeof e.status === 'number' ? e.status : e.response?.status;
+  if (typeof status === 'number') return status === 408 || status === 429 || status >= 500;
+  return e.name === 'TypeError' || e.name === 'NetworkError' || e.name === 'TimeoutError';
+}
+
+class RefreshTimeout extends Error {
+  override readonly name = 'RefreshTimeout';
+}
+
+/**
+ * Tokens, generations and the single-flight refresh of one client (shared by its `extend`ed children).
+ * Never a loop: one refresh answers every request waiting on it; a 401 on a token fresh from a refresh signs out
+ * instead of refreshing again; a failed refresh signs out; at most `maxRefreshes` per `refreshWindowMs`.
+ */
+export function createRefreshSession(options: RefreshSessionOptions): RefreshSession {
+  const { emit, now } = options;
+  let store = options.store ?? memoryTokenStore();
+  let tokens: TokenSet | undefined;
+  let loaded: Promise<void> | undefined;
+  let generation = 0;
+  /** The generation a refresh produced and no response has yet accepted. */
+  let unconfirmed: number | undefined;
+  let signedOut = false;
+  let episodeOpen = false;
+  let inflight: Promise<TokenGrant | AuthFailure> | undefined;
+  const refreshTimes: number[] = [];
+  const lock: LockFunction = options.lock ?? ((_name, fn) => fn());
+  const lockName = `apifetch:refresh:${store.key ?? 'memory'}`;
+
+  const fallBack = (operation: 'get' | 'set' | 'clear', error: unknown) => {
+    emit({ type: 'store:fallback', operation, error: error instanceof Error ? error.name : 'Error' });
+    store = memoryTokenStore(tokens);
+  };
+  const storeGet = async (): Promise<TokenSet | undefined> => {
+    try {
+      return (await store.get()) ?? undefined;
+    } catch (error) {
+      fallBack('get', error);
+      return tokens;
+    }
+  };
+  const storeWrite = async (next: TokenSet | undefined) => {
+    try {
+      await (next ? store.set(next) : store.clear());
+    } catch (error) {
+      fallBack(next ? 'set' : 'clear', error);
+    }
+  };
+  const load = () => {
+    loaded ??= (async () => {
+      if (options.tokens) {
+        adopt(options.tokens);
+        await storeWrite(options.tokens);
+        return;
+      }
+      const stored = await storeGet();
+      if (stored && !tokens) adopt(stored);
+    })();
+    return loaded;
+  };
+  const adopt = (next: TokenSet) => {
+    tokens = next;
+    generation += 1;
+    signedOut = false;
+    episodeOpen = false;
+  };
+  const grant = (): TokenGrant | undefined => (tokens ? { token: tokens.accessToken, generation } : undefined);
+  const signOut = async () => {
+    tokens = undefined;
+    signedOut = true;
+    generation += 1;
+    await storeWrite(undefined);
+  };
+
+  const waitFor = <T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> => {
+    if (!signal) return promise;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+  };
+
+  async function runRefresh(
+    reason: RefreshContext['reason'],
+    failedToken: string | undefined,
+    challenge: Challenge | undefined,
+  ): Promise<TokenGrant | AuthFailure> {
+    const refresh = options.refresh;
+    if (!refresh) return { failure: 'no_refresh' };
+    const time = now();
+    while (refreshTimes.length > 0 && refreshTimes[0]! <= time - options.refreshWindowMs) refreshTimes.shift();
+    if (refreshTimes.length >= options.maxRefreshes) return { failure: 'refresh_limit' };
+    refreshTimes.push(time);
+
+    emit({ type: 'refresh:start', reason });
+    const controller = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let attempt = 0;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new RefreshTimeout(`refresh took longer than ${options.refreshTimeoutMs} ms`);
+        controller.abort(error);
+        reject(error);
+      }, options.refreshTimeoutMs);
+    });
+    try {
+      const next = await Promise.race([
+        timeout,
+        lock(lockName, async () => {
+          // Another holder of the lock (another tab, another process) may have refreshed past the failed token.
+          const latest = await storeGet();
+          if (latest && failedToken !== undefined && latest.accessToken !== failedToken) return latest;
+          return pRetry(
+            () => {
+              attempt += 1;
+              const ctx: RefreshContext = {
+                tokens,
+                reason,
+                ...(challenge ? { challenge } : {}),
+                signal: controller.signal,
+              };
+              return refresh(ctx);
+            },
+            {
+              retries: options.refreshRetries,
+              minTimeout: 0,
+              maxTimeout: 0,
+              signal: controller.signal,
+              shouldRetry: ({ error }) => isTransientRefreshError(error),
+              onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+                if (retriesLeft <= 0 || !isTransientRefreshError(error)) return;
+                const wait = backoffDelay(attemptNumber, refreshBackoff, options.random);
+                await new Promise<void>((resolve) => {
+                  const t = setTimeout(resolve, wait);
+                  controller.signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+                });
+              },
+            },
+          );
+        }),
+      ]);
+      if (!next || typeof next.accessToken !== 'string' || next.accessToken === '') {
+        throw new TypeError('auth.refresh must resolve to a TokenSet with an accessToken');
+      }
+      adopt(next);
+      unconfirmed = generation;
+      await storeWrite(next);
+      emit({ type: 'refresh:success', durationMs: now() - time, attempt });
+      return { token: next.accessToken, generation, refreshed: true };
+    } catch (error) {
+      const timedOut = error instanceof RefreshTimeout;
+      emit({
+        type: 'refresh:failure',
+        durationMs: now() - time,
+        attempt,
+        reason: timedOut ? 'timeout' : error instanceof Error ? error.name : 'error',
+      });
+      await signOut();
+      return { failure: timedOut ? 'refresh_timeout' : 'refresh_failed', cause: error };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  const singleFlight = (
+    reason: RefreshContext['reason'],
+    failedToken: string | undefined,
+    challenge?: Challenge,
+  ): Promise<TokenGrant | AuthFailure> => {
+    inflight ??= runRefresh(reason, failedToken, challenge).finally(() => {
+      inflight = undefined;
+    });
+    return inflight;
+  };
+
+  return {
+    async acquire(signal) {
+      await load();
+      if (inflight) return waitFor(inflight, signal);
+      if (signedOut) return { failure: 'signed_out' };
+      if (!tokens) return undefined;
+      const expiry = expiryOf(tokens);
+      if (options.refresh && expiry !== undefined && expiry - now() <= options.refreshLeewayMs) {
+        return waitFor(singleFlight('expired', tokens.accessToken), signal);
+      }
+      return grant();
+    },
+
+    async recover(rejected, challenges, signal) {
+      const bearer = bearerChallenge(challenges);
+      if (bearer?.error === 'insufficient_user_authentication') {
+        return {
+          failure: 'step_up_required',
+          ...(bearer.acrValues ? { acrValues: bearer.acrValues } : {}),
+          ...(bearer.maxAge !== undefined ? { maxAge: bearer.maxAge } : {}),
+        };
+      }
+      if (challenges.length > 0 && !bearer) return { failure: 'unsupported_challenge' };
+      if (inflight) return waitFor(inflight, signal);
+      if (signedOut) return { failure: 'signed_out' };
+      if (rejected.generation !== generation) {
+        // The request carried an older token: the current one was never tried, so replay with it.
+        return grant() ?? { failure: 'signed_out' };
+      }
+      if (unconfirmed === generation) {
+        await signOut();
+        return { failure: 'rejected_after_refresh' };
+      }
+      const challenge = challenges.find((c) => c.scheme === 'bearer');
+      return waitFor(singleFlight('rejected', rejected.token, challenge), signal);
+    },
+
+    confirm(accepted) {
+      if (accepted.generation === unconfirmed) unconfirmed = undefined;
+    },
+
+    async rejectedAfterRefresh(rejected) {
+      // Only a token that no response has accepted yet is known bad; a confirmed one failed for this request alone.
+      if (rejected.generation === generation && unconfirmed === generation) await signOut();
+    },
+
+    claimEpisode() {
+      if (episodeOpen) return false;
+      episodeOpen = true;
+      return true;
+    },
+
+    async setTokens(next) {
+      await load();
+      adopt(next);
+      unconfirmed = undefined;
+      await storeWrite(next);
+      emit({ type: 'tokens:updated', source: 'local' });
+    },
+
+    async getTokens() {
+      await load();
+      return tokens;
+    },
+
+    async clear() {
+      await load();
+      await signOut();
+      emit({ type: 'signed-out', source: 'local' });
+    },
+
+    async refresh() {
+      await load();
+      const result = await singleFlight('manual', undefined);
+      if ('failure' in result) throw result.cause ?? new Error(`refresh failed: ${result.failure}`);
+      return tokens as TokenSet;
+    },
+  };
+}

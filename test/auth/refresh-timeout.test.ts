@@ -1,0 +1,70 @@
+import { afterEach, beforeEach, expect, it, vi } from 'vitest';
+import { createApiFetch, type UnauthenticatedError } from '../../src/index.js';
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+it('a hanging refresh ends at refreshTimeoutMs with refresh_timeout, and its signal is aborted', async () => {
+  let refreshSignal: AbortSignal | undefined;
+  const onUnauthenticated = vi.fn();
+  const api = createApiFetch({
+    baseUrl: 'https://api.example.test',
+    timeout: false,
+    fetch: async () => new Response(null, { status: 401, headers: { 'www-authenticate': 'Bearer' } }),
+    onUnauthenticated,
+    auth: {
+      tokens: { accessToken: 'old' },
+      refreshTimeoutMs: 5000,
+      refresh: ({ signal }) => {
+        refreshSignal = signal;
+        return new Promise(() => {});
+      },
+    },
+  });
+  let settled = false;
+  const result = api
+    .get('x')
+    .catch((e: unknown) => e)
+    .finally(() => {
+      settled = true;
+    });
+  await vi.advanceTimersByTimeAsync(4999);
+  expect(settled).toBe(false);
+  await vi.advanceTimersByTimeAsync(1);
+  const error = (await result) as UnauthenticatedError;
+  expect(error.reason).toBe('refresh_timeout');
+  expect(refreshSignal?.aborted).toBe(true);
+  expect(onUnauthenticated).toHaveBeenCalledTimes(1);
+  expect(vi.getTimerCount()).toBe(0);
+});
+
+it('transient refresh failures back off with injected jitter, within the retry count', async () => {
+  let calls = 0;
+  const api = createApiFetch({
+    baseUrl: 'https://api.example.test',
+    fetch: async (request) =>
+      request.headers.get('authorization') === 'Bearer new' ? new Response('ok') : new Response(null, { status: 401 }),
+    auth: {
+      tokens: { accessToken: 'old' },
+      refreshRetries: 2,
+      random: () => 0.5,
+      refresh: async () => {
+        calls += 1;
+        if (calls < 3) throw Object.assign(new Error('unavailable'), { status: 503 });
+        return { accessToken: 'new' };
+      },
+    },
+  });
+  const result = api.get('x').text();
+  await vi.advanceTimersByTimeAsync(99);
+  expect(calls).toBe(1);
+  await vi.advanceTimersByTimeAsync(1);
+  expect(calls).toBe(2);
+  await vi.advanceTimersByTimeAsync(200);
+  expect(calls).toBe(3);
+  expect(await result).toBe('ok');
+});
