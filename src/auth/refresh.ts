@@ -192,7 +192,11 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
                 const wait = backoffDelay(attemptNumber, refreshBackoff, options.random);
                 await new Promise<void>((resolve) => {
                   const t = setTimeout(resolve, wait);
-                  controller.signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+                  const stop = () => {
+                    clearTimeout(t);
+                    resolve();
+                  };
+                  controller.signal.addEventListener('abort', stop, { once: true });
                 });
               },
             },
