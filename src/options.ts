@@ -40,6 +40,7 @@ export interface AuthOptions {
   refresh?: (ctx: RefreshContext) => Promise<TokenSet>;
   /**
    * Refresh before sending when the access token expires within this many ms (from `expiresAt`, else the JWT `exp`).
+   * For tokens that live shorter than twice this, half their remaining life at the time they were obtained is used.
    * @default 30000
    */
   refreshLeewayMs?: number;

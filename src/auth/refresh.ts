@@ -116,8 +116,11 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
     })();
     return loaded;
   };
+  /** When the current tokens were obtained: a short-lived token is refreshed at half its life, not at once. */
+  let obtainedAt = 0;
   const adopt = (next: TokenSet) => {
     tokens = next;
+    obtainedAt = now();
     generation += 1;
     signedOut = false;
     episodeOpen = false;
@@ -244,7 +247,8 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
       if (signedOut) return { failure: 'signed_out' };
       if (!tokens) return undefined;
       const expiry = expiryOf(tokens);
-      if (options.refresh && expiry !== undefined && expiry - now() <= options.refreshLeewayMs) {
+      const leeway = expiry === undefined ? 0 : Math.min(options.refreshLeewayMs, (expiry - obtainedAt) / 2);
+      if (options.refresh && expiry !== undefined && expiry - now() <= leeway) {
         return waitFor(singleFlight('expired', tokens.accessToken), signal);
       }
       return grant();
