@@ -40,6 +40,17 @@ export default defineConfig({
           exclude: ['test/e2e/**', 'test/**/*.node.test.ts'],
         },
       },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          environment: 'node',
+          // Real Chromium (Web Locks, BroadcastChannel, the demo); skipped where Chromium is not installed.
+          include: ['test/e2e/**/*.e2e.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
     ],
   },
 });
