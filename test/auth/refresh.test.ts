@@ -63,15 +63,36 @@ describe('single-flight refresh and replay', () => {
 
   it('refreshes within refreshLeewayMs of a JWT exp; a malformed JWT has no known expiry', async () => {
     const b64 = (v: unknown) => btoa(JSON.stringify(v)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
-    const soon = `${b64({ alg: 'none' })}.${b64({ exp: Math.floor(Date.now() / 1000) + 10 })}.`;
-    const a = client({ tokens: { accessToken: soon }, refreshLeewayMs: 30_000 });
+    let clock = Date.UTC(2026, 0, 1);
+    const jwt = `${b64({ alg: 'none' })}.${b64({ exp: clock / 1000 + 120 })}.`;
+    api.valid.add(jwt);
+    const a = client({ tokens: { accessToken: jwt }, refreshLeewayMs: 30_000 }, { now: () => clock });
+    await a.instance.get('x').json();
+    expect(api.refreshes).toBe(0);
+    clock += 89_000;
+    await a.instance.get('x').json();
+    expect(api.refreshes).toBe(0);
+    clock += 2_000;
     await a.instance.get('x').json();
     expect(api.refreshes).toBe(1);
-    expect(api.sends('/x')).toBe(1);
+    expect(api.sends('/x')).toBe(3);
 
     api.valid.add('not.a.jwt');
     const b = client({ tokens: { accessToken: 'not.a.jwt' } });
     await b.instance.get('y').json();
+    expect(api.refreshes).toBe(1);
+  });
+
+  it('a token that lives shorter than the leeway is refreshed at half its life, never in a loop', async () => {
+    let clock = Date.UTC(2026, 0, 1);
+    const token = api.issue();
+    const c = client({ tokens: { accessToken: token, expiresAt: clock + 10_000 } }, { now: () => clock });
+    await c.instance.get('z').json();
+    clock += 4_000;
+    await c.instance.get('z').json();
+    expect(api.refreshes).toBe(0);
+    clock += 1_500;
+    await c.instance.get('z').json();
     expect(api.refreshes).toBe(1);
   });
 
