@@ -5,8 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'rolldown';
 
-// The goal is 4 KB own code; the budget is where we are plus a margin, so growth is a decision, not an accident.
-export const budgets = { ownBytes: 8 * 1024, totalBytes: 15 * 1024 };
+// The goals were 4 KB own code and 15 KB in total; we are over both (see README, Performance). The budget is
+// where we are plus a small margin, so that growth is a decision, not an accident.
+export const budgets = { ownBytes: 10 * 1024, totalBytes: 20 * 1024 };
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
