@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config';
 /** Library entries: each becomes `dist/<name>.js` with its `.d.ts`. */
 const entries = {
   index: resolve(import.meta.dirname, 'src/index.ts'),
+  testing: resolve(import.meta.dirname, 'src/testing/index.ts'),
 };
 
 export default defineConfig({
@@ -19,6 +20,13 @@ export default defineConfig({
     },
   },
   plugins: [dts({ include: ['src'], tsconfigPath: './tsconfig.build.json' })],
+  // Tests import the package by name, as users do (the README example), resolved to the sources.
+  resolve: {
+    alias: [
+      { find: /^apifetch\/testing$/, replacement: resolve(import.meta.dirname, 'src/testing/index.ts') },
+      { find: /^apifetch$/, replacement: resolve(import.meta.dirname, 'src/index.ts') },
+    ],
+  },
   test: {
     projects: [
       {
