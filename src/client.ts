@@ -1,4 +1,5 @@
 import ky, { type KyInstance, type Options as KyOptions, type ResponsePromise } from 'ky';
+import { browserTabApis, type Coordinator, createCoordinator, missingTabApis } from './auth/cross-tab.js';
 import { authFetch } from './auth/layer.js';
 import { createOriginPolicy } from './auth/origins.js';
 import { type AuthController, createRefreshSession } from './auth/refresh.js';
@@ -138,6 +139,7 @@ function createSession(
   }
   const a = auth === false ? {} : auth;
   const session = createRefreshSession({
+    coordinator: a.lock ? undefined : coordinatorFor(a.store?.key, emit),
     tokens: a.tokens,
     store: a.store,
     refresh: a.refresh,
@@ -152,6 +154,19 @@ function createSession(
     emit,
   });
   return { session, controller: session };
+}
+
+/** Cross-tab coordination for a store shared by tabs (one with a `key`), where the browser has what it needs. */
+function coordinatorFor(key: string | undefined, emit: Emit): Coordinator | undefined {
+  if (key === undefined) return undefined;
+  const apis = browserTabApis();
+  const missing = missingTabApis(apis);
+  if (missing.length > 0) {
+    // Deferred so that a listener attached at creation hears it.
+    queueMicrotask(() => emit({ type: 'coordination:fallback', missing }));
+    return undefined;
+  }
+  return createCoordinator(key, apis);
 }
 
 function mergeRetry(

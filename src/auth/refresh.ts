@@ -2,6 +2,7 @@ import pRetry from 'p-retry';
 import { bearerChallenge, type Challenge } from '../challenge.js';
 import type { Emit } from '../events.js';
 import { backoffDelay } from '../retry/backoff.js';
+import type { Coordinator } from './cross-tab.js';
 import type { AuthFailure, AuthSession, TokenGrant } from './session.js';
 import { expiryOf, memoryTokenStore, type TokenSet, type TokenStore } from './tokens.js';
 
@@ -30,6 +31,8 @@ export interface RefreshSessionOptions {
   maxRefreshes: number;
   refreshWindowMs: number;
   lock: LockFunction | undefined;
+  /** Cross-tab coordination (Web Locks + IndexedDB + BroadcastChannel) when the store is shared by tabs. */
+  coordinator: Coordinator | undefined;
   random: () => number;
   now: () => number;
   emit: Emit;
@@ -83,6 +86,20 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
   let inflight: Promise<TokenGrant | AuthFailure> | undefined;
   const refreshTimes: number[] = [];
   const lock: LockFunction = options.lock ?? ((_name, fn) => fn());
+  const coordinator = options.coordinator;
+  coordinator?.listen((message) => {
+    if (message.type === 'tokens') {
+      if (message.tokens.accessToken === tokens?.accessToken) return;
+      adopt(message.tokens);
+      unconfirmed = undefined;
+      emit({ type: 'tokens:updated', source: 'other-tab' });
+    } else {
+      tokens = undefined;
+      signedOut = true;
+      generation += 1;
+      emit({ type: 'signed-out', source: 'other-tab' });
+    }
+  });
   const lockName = `apifetch:refresh:${store.key ?? 'memory'}`;
 
   const fallBack = (operation: 'get' | 'set' | 'clear', error: unknown) => {
@@ -159,6 +176,53 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
     const controller = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
     let attempt = 0;
+    let fromOtherHolder = false;
+    const refreshHoldingLock = async (): Promise<TokenSet> => {
+      // Another holder of the lock (another tab, another process) may have refreshed past the failed token:
+      // reuse its tokens rather than spend a rotating refresh token twice.
+      const latest = coordinator ? await coordinator.state.read() : await storeGet();
+      if (latest && failedToken !== undefined && latest.accessToken !== failedToken) {
+        fromOtherHolder = true;
+        return latest;
+      }
+      const next = await pRetry(
+        () => {
+          attempt += 1;
+          const ctx: RefreshContext = {
+            tokens,
+            reason,
+            ...(challenge ? { challenge } : {}),
+            signal: controller.signal,
+          };
+          return refresh(ctx);
+        },
+        {
+          retries: options.refreshRetries,
+          minTimeout: 0,
+          maxTimeout: 0,
+          signal: controller.signal,
+          shouldRetry: ({ error }) => isTransientRefreshError(error),
+          onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+            if (retriesLeft <= 0 || !isTransientRefreshError(error)) return;
+            const wait = backoffDelay(attemptNumber, refreshBackoff, options.random);
+            await new Promise<void>((resolve) => {
+              const t = setTimeout(resolve, wait);
+              const stop = () => {
+                clearTimeout(t);
+                resolve();
+              };
+              controller.signal.addEventListener('abort', stop, { once: true });
+            });
+          },
+        },
+      );
+      if (!next || typeof next.accessToken !== 'string' || next.accessToken === '') {
+        throw new TypeError('auth.refresh must resolve to a TokenSet with an accessToken');
+      }
+      // Written before the lock is released, so the next holder sees it.
+      await coordinator?.state.write(next);
+      return next;
+    };
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         const error = new RefreshTimeout(`refresh took longer than ${options.refreshTimeoutMs} ms`);
@@ -169,50 +233,19 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
     try {
       const next = await Promise.race([
         timeout,
-        lock(lockName, async () => {
-          // Another holder of the lock (another tab, another process) may have refreshed past the failed token.
-          const latest = await storeGet();
-          if (latest && failedToken !== undefined && latest.accessToken !== failedToken) return latest;
-          return pRetry(
-            () => {
-              attempt += 1;
-              const ctx: RefreshContext = {
-                tokens,
-                reason,
-                ...(challenge ? { challenge } : {}),
-                signal: controller.signal,
-              };
-              return refresh(ctx);
-            },
-            {
-              retries: options.refreshRetries,
-              minTimeout: 0,
-              maxTimeout: 0,
-              signal: controller.signal,
-              shouldRetry: ({ error }) => isTransientRefreshError(error),
-              onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
-                if (retriesLeft <= 0 || !isTransientRefreshError(error)) return;
-                const wait = backoffDelay(attemptNumber, refreshBackoff, options.random);
-                await new Promise<void>((resolve) => {
-                  const t = setTimeout(resolve, wait);
-                  const stop = () => {
-                    clearTimeout(t);
-                    resolve();
-                  };
-                  controller.signal.addEventListener('abort', stop, { once: true });
-                });
-              },
-            },
-          );
-        }),
+        coordinator ? coordinator.lock(refreshHoldingLock, controller.signal) : lock(lockName, refreshHoldingLock),
       ]);
-      if (!next || typeof next.accessToken !== 'string' || next.accessToken === '') {
-        throw new TypeError('auth.refresh must resolve to a TokenSet with an accessToken');
-      }
       adopt(next);
       unconfirmed = generation;
-      await storeWrite(next);
-      emit({ type: 'refresh:success', durationMs: now() - time, attempt });
+      if (fromOtherHolder) {
+        // Not our refresh: it does not count against the circuit breaker.
+        refreshTimes.pop();
+        emit({ type: 'tokens:updated', source: 'other-tab' });
+      } else {
+        await storeWrite(next);
+        coordinator?.post({ type: 'tokens', tokens: next });
+        emit({ type: 'refresh:success', durationMs: now() - time, attempt });
+      }
       return { token: next.accessToken, generation, refreshed: true };
     } catch (error) {
       const timedOut = error instanceof RefreshTimeout;
@@ -298,6 +331,8 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
       adopt(next);
       unconfirmed = undefined;
       await storeWrite(next);
+      await coordinator?.state.write(next);
+      coordinator?.post({ type: 'tokens', tokens: next });
       emit({ type: 'tokens:updated', source: 'local' });
     },
 
@@ -309,6 +344,8 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
     async clear() {
       await load();
       await signOut();
+      await coordinator?.state.write(undefined);
+      coordinator?.post({ type: 'signed-out' });
       emit({ type: 'signed-out', source: 'local' });
     },
 

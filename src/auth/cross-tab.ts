@@ -1,0 +1,94 @@
+import type { TokenSet } from './tokens.js';
+
+/** Messages between tabs sharing one token store. */
+export type TabMessage = { type: 'tokens'; tokens: TokenSet } | { type: 'signed-out' };
+
+/** The state that decides "refresh or reuse", read and written only while holding the lock. */
+export interface SharedState {
+  read(): Promise<TokenSet | undefined>;
+  write(tokens: TokenSet | undefined): Promise<void>;
+}
+
+/** How tabs of one origin coordinate around one token store. */
+export interface Coordinator {
+  /** Run `fn` holding the store's lock; waiting for the lock gives up when `signal` aborts. */
+  lock<T>(fn: () => Promise<T>, signal: AbortSignal): Promise<T>;
+  state: SharedState;
+  /** Tell the other tabs. */
+  post(message: TabMessage): void;
+  /** Hear the other tabs. */
+  listen(listener: (message: TabMessage) => void): void;
+}
+
+/** The browser APIs cross-tab coordination needs; injectable for tests. */
+export interface TabApis {
+  locks: Pick<LockManager, 'request'> | undefined;
+  BroadcastChannel: (new (name: string) => BroadcastChannel) | undefined;
+  indexedDB: IDBFactory | undefined;
+}
+
+export const browserTabApis = (): TabApis => ({
+  locks: (globalThis.navigator as Navigator | undefined)?.locks,
+  BroadcastChannel: globalThis.BroadcastChannel,
+  indexedDB: globalThis.indexedDB,
+});
+
+/** Which of the APIs are missing (empty when tabs can coordinate). */
+export function missingTabApis(apis: TabApis): string[] {
+  const missing: string[] = [];
+  if (!apis.locks) missing.push('navigator.locks');
+  if (!apis.BroadcastChannel) missing.push('BroadcastChannel');
+  if (!apis.indexedDB) missing.push('indexedDB');
+  return missing;
+}
+
+/**
+ * Shared state in IndexedDB. localStorage is not consistent with Web Locks (each renderer caches it and other
+ * tabs' writes arrive late), so a tab just granted the lock could read a refresh token its predecessor already
+ * spent; IndexedDB reads go through the browser process and see the previous holder's committed write.
+ */
+export function indexedDbState(factory: IDBFactory, key: string): SharedState {
+  let db: Promise<IDBDatabase> | undefined;
+  const open = () => {
+    db ??= new Promise<IDBDatabase>((resolve, reject) => {
+      const request = factory.open('apifetch', 1);
+      request.onupgradeneeded = () => request.result.createObjectStore('tokens');
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    return db;
+  };
+  const run = async <T>(mode: IDBTransactionMode, op: (store: IDBObjectStore) => IDBRequest<T>) => {
+    const database = await open();
+    return new Promise<T>((resolve, reject) => {
+      const tx = database.transaction('tokens', mode);
+      const request = op(tx.objectStore('tokens'));
+      // Resolve on commit, not on the request: the next lock holder must see the write.
+      tx.oncomplete = () => resolve(request.result);
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+  };
+  return {
+    read: async () => ((await run('readonly', (s) => s.get(key))) as { tokens?: TokenSet } | undefined)?.tokens,
+    write: async (tokens) => {
+      await run('readwrite', (s) => s.put({ tokens }, key));
+    },
+  };
+}
+
+/** A coordinator over Web Locks, BroadcastChannel and IndexedDB for the store named `key`. */
+export function createCoordinator(key: string, apis: TabApis, state?: SharedState): Coordinator {
+  const { locks, BroadcastChannel: Channel, indexedDB } = apis;
+  if (!locks || !Channel || (!indexedDB && !state)) throw new TypeError('cross-tab APIs missing');
+  const channel = new Channel(`apifetch:${key}`);
+  const lockName = `apifetch:refresh:${key}`;
+  return {
+    lock: (fn, signal) => locks.request(lockName, { signal }, fn) as Promise<Awaited<ReturnType<typeof fn>>>,
+    state: state ?? indexedDbState(indexedDB as IDBFactory, key),
+    post: (message) => channel.postMessage(message),
+    listen: (listener) => {
+      channel.onmessage = (event: MessageEvent<TabMessage>) => listener(event.data);
+    },
+  };
+}

@@ -1,0 +1,160 @@
+import { describe, expect, it, vi } from 'vitest';
+import { type Coordinator, createCoordinator, missingTabApis, type TabMessage } from '../../src/auth/cross-tab.js';
+import { createRefreshSession, type RefreshSessionOptions } from '../../src/auth/refresh.js';
+import { isFailure, type TokenGrant } from '../../src/auth/session.js';
+import type { TokenSet } from '../../src/auth/tokens.js';
+import { type ApiFetchEvent, createApiFetch, storageTokenStore } from '../../src/index.js';
+
+/** Tabs of one origin, faked: one mutex, one channel, one shared record. */
+function fakeBrowser() {
+  let tail: Promise<unknown> = Promise.resolve();
+  const listeners = new Set<(m: TabMessage) => void>();
+  let shared: TokenSet | undefined;
+  const coordinator = (): Coordinator => {
+    let own: ((m: TabMessage) => void) | undefined;
+    return {
+      lock: (fn) => {
+        const run = tail.then(fn, fn);
+        tail = run.catch(() => {});
+        return run;
+      },
+      state: {
+        read: async () => shared,
+        write: async (tokens) => {
+          shared = tokens;
+        },
+      },
+      post: (message) => {
+        for (const l of listeners) if (l !== own) queueMicrotask(() => l(structuredClone(message)));
+      },
+      listen: (listener) => {
+        own = listener;
+        listeners.add(listener);
+      },
+    };
+  };
+  return { coordinator };
+}
+
+function tab(coordinator: Coordinator, refresh: RefreshSessionOptions['refresh'], tokens: TokenSet) {
+  const events: ApiFetchEvent['type'][] = [];
+  const session = createRefreshSession({
+    tokens,
+    store: undefined,
+    refresh,
+    refreshLeewayMs: 0,
+    refreshTimeoutMs: 5000,
+    refreshRetries: 0,
+    maxRefreshes: 3,
+    refreshWindowMs: 60_000,
+    lock: undefined,
+    coordinator,
+    random: () => 0,
+    now: Date.now,
+    emit: (e) => events.push(e.type),
+  });
+  return { session, events };
+}
+
+describe('cross-tab refresh (fake locks, channel and shared state)', () => {
+  it('five tabs with the same expired token: one refresh, the others reuse its tokens', async () => {
+    const browser = fakeBrowser();
+    let refreshes = 0;
+    const refresh = vi.fn(async ({ tokens }: { tokens: TokenSet | undefined }) => {
+      refreshes += 1;
+      await new Promise((r) => setTimeout(r, 5));
+      return { accessToken: `at-${refreshes}`, refreshToken: `rt-${refreshes}-from-${tokens?.refreshToken}` };
+    });
+    const tabs = Array.from({ length: 5 }, () =>
+      tab(browser.coordinator(), refresh, { accessToken: 'old', refreshToken: 'rt-0' }),
+    );
+    const grants = await Promise.all(
+      tabs.map(async ({ session }) => {
+        const carried = (await session.acquire(undefined)) as TokenGrant;
+        return session.recover(carried, [], undefined);
+      }),
+    );
+    expect(refreshes).toBe(1);
+    expect(grants.map((g) => (isFailure(g) ? g.failure : g.token))).toEqual(Array(5).fill('at-1'));
+    expect(tabs.filter((t) => t.events.includes('refresh:success'))).toHaveLength(1);
+    // Every tab ends on the one refreshed token set.
+    for (const { session } of tabs) expect((await session.getTokens())?.refreshToken).toBe('rt-1-from-rt-0');
+  });
+
+  it('a sign-out in one tab makes the others fail fast', async () => {
+    const browser = fakeBrowser();
+    const a = tab(browser.coordinator(), undefined, { accessToken: 'x' });
+    const b = tab(browser.coordinator(), undefined, { accessToken: 'x' });
+    await b.session.acquire(undefined);
+    await a.session.clear();
+    await vi.waitFor(() => expect(b.events).toContain('signed-out'));
+    expect(await b.session.acquire(undefined)).toEqual({ failure: 'signed_out' });
+  });
+
+  it('new tokens set in one tab are used by the others at once', async () => {
+    const browser = fakeBrowser();
+    const a = tab(browser.coordinator(), undefined, { accessToken: 'x' });
+    const b = tab(browser.coordinator(), undefined, { accessToken: 'x' });
+    await b.session.acquire(undefined);
+    await a.session.setTokens({ accessToken: 'fresh' });
+    await vi.waitFor(async () => expect(((await b.session.acquire(undefined)) as TokenGrant).token).toBe('fresh'));
+  });
+});
+
+describe('coordination setup', () => {
+  it('names what is missing', () => {
+    expect(missingTabApis({ locks: undefined, BroadcastChannel: undefined, indexedDB: undefined })).toEqual([
+      'navigator.locks',
+      'BroadcastChannel',
+      'indexedDB',
+    ]);
+  });
+
+  it('uses Web Locks with an abort signal and a channel per store key', async () => {
+    const requests: string[] = [];
+    const posted: unknown[] = [];
+    class Channel {
+      onmessage: ((e: MessageEvent) => void) | null = null;
+      constructor(readonly name: string) {
+        requests.push(`channel ${name}`);
+      }
+      postMessage(m: unknown) {
+        posted.push(m);
+      }
+    }
+    const coordinator = createCoordinator(
+      'k',
+      {
+        locks: {
+          request: (async (name: string, options: { signal?: AbortSignal }, fn: () => Promise<unknown>) => {
+            requests.push(`lock ${name} ${options.signal ? 'with signal' : ''}`);
+            return fn();
+          }) as never,
+        },
+        BroadcastChannel: Channel as never,
+        indexedDB: undefined,
+      },
+      { read: async () => undefined, write: async () => {} },
+    );
+    expect(await coordinator.lock(async () => 42, new AbortController().signal)).toBe(42);
+    coordinator.post({ type: 'signed-out' });
+    expect(requests).toEqual(['channel apifetch:k', 'lock apifetch:refresh:k with signal']);
+    expect(posted).toEqual([{ type: 'signed-out' }]);
+  });
+
+  it('falls back to in-tab single flight, and says so, where IndexedDB or Web Locks are missing', async () => {
+    const events: ApiFetchEvent[] = [];
+    const map = new Map<string, string>();
+    const storage = {
+      getItem: (k: string) => map.get(k) ?? null,
+      setItem: (k: string, v: string) => void map.set(k, v),
+      removeItem: (k: string) => void map.delete(k),
+    };
+    createApiFetch({ auth: { store: storageTokenStore(storage, 'k') }, onEvent: (e) => events.push(e) });
+    await Promise.resolve();
+    // Node and happy-dom have no IndexedDB.
+    expect(events.find((e) => e.type === 'coordination:fallback')).toMatchObject({
+      missing: expect.arrayContaining(['indexedDB']),
+    });
+  });
+});
