@@ -6,6 +6,7 @@ import { defineConfig } from 'vitest/config';
 const entries = {
   index: resolve(import.meta.dirname, 'src/index.ts'),
   testing: resolve(import.meta.dirname, 'src/testing/index.ts'),
+  node: resolve(import.meta.dirname, 'src/node/index.ts'),
 };
 
 export default defineConfig({
