@@ -41,16 +41,19 @@ export type ApiFetchEventType = ApiFetchEvent['type'];
 /** Distributive omit, so each member of the union keeps its own fields. */
 export type EventInput = ApiFetchEvent extends infer E ? (E extends ApiFetchEvent ? Omit<E, 'time'> : never) : never;
 
-export type Emit = (event: EventInput) => void;
+export type Emit = ((event: EventInput) => void) & {
+  /** False when nobody listens: callers skip building events on the hot path. */
+  readonly active: boolean;
+};
 
 /**
  * Build the emitter for one client. A listener that throws never breaks a request: the error is swallowed
  * (and reported to `console.error` once per client, so a broken listener is still noticed).
  */
 export function createEmitter(listener: ((event: ApiFetchEvent) => void) | undefined, now: () => number): Emit {
-  if (!listener) return () => {};
+  if (!listener) return Object.assign(() => {}, { active: false });
   let reported = false;
-  return (event) => {
+  const emit = (event: EventInput) => {
     try {
       listener({ ...event, time: now() } as ApiFetchEvent);
     } catch (error) {
@@ -60,6 +63,7 @@ export function createEmitter(listener: ((event: ApiFetchEvent) => void) | undef
       }
     }
   };
+  return Object.assign(emit, { active: true });
 }
 
 /** Method and redacted URL of a request, for events. */

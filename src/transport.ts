@@ -41,10 +41,11 @@ export function createTransport(
 ): Send {
   return async (request, init, authorized) => {
     const fetchImpl = options.fetch ?? globalThis.fetch;
-    const info = requestInfo(request);
     state.sends += 1;
-    emit({ type: 'request', ...info, attempt: state.sends, authorized });
-    const started = options.now();
+    // Events cost a URL parse each: build them only for a listener.
+    const info = emit.active ? requestInfo(request) : undefined;
+    if (info) emit({ type: 'request', ...info, attempt: state.sends, authorized });
+    const started = info ? options.now() : 0;
     let response: Response;
     try {
       response = await fetchImpl(request, init);
@@ -52,11 +53,11 @@ export function createTransport(
       const proxyError = proxyAuthenticationFromError(error, request);
       const failure = proxyError ?? (error instanceof Error ? error : new Error(String(error)));
       if (!proxyError) onOutcome(request.url, failure);
-      emit({ type: 'error', ...info, error: failure });
+      if (info) emit({ type: 'error', ...info, error: failure });
       throw proxyError ?? error;
     }
     onOutcome(request.url, response);
-    emit({ type: 'response', ...info, status: response.status, durationMs: options.now() - started });
+    if (info) emit({ type: 'response', ...info, status: response.status, durationMs: options.now() - started });
     if (response.status === 407) throw proxyAuthenticationFromResponse(response, request);
     return response;
   };

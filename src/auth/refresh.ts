@@ -135,8 +135,11 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
   };
   /** When the current tokens were obtained: a short-lived token is refreshed at half its life, not at once. */
   let obtainedAt = 0;
+  /** Expiry of the current access token, decoded once per token rather than once per request. */
+  let expiry: number | undefined;
   const adopt = (next: TokenSet) => {
     tokens = next;
+    expiry = expiryOf(next);
     obtainedAt = now();
     generation += 1;
     signedOut = false;
@@ -279,7 +282,6 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
       if (inflight) return waitFor(inflight, signal);
       if (signedOut) return { failure: 'signed_out' };
       if (!tokens) return undefined;
-      const expiry = expiryOf(tokens);
       const leeway = expiry === undefined ? 0 : Math.min(options.refreshLeewayMs, (expiry - obtainedAt) / 2);
       if (options.refresh && expiry !== undefined && expiry - now() <= leeway) {
         return waitFor(singleFlight('expired', tokens.accessToken), signal);

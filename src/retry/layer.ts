@@ -1,4 +1,5 @@
 import { isHTTPError, isNetworkError, isTimeoutError, type RetryOptions as KyRetryOptions } from 'ky';
+import { originOf } from '../auth/origins.js';
 import { RetryAfterTooLongError } from '../errors.js';
 import type { Emit } from '../events.js';
 import { requestInfo } from '../events.js';
@@ -34,14 +35,6 @@ function failureOf(error: Error): Failure {
   return { kind: 'other' };
 }
 
-const originOf = (url: string) => {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return 'null';
-  }
-};
-
 /** Record one send's outcome on its origin's throttle: successes earn, retryable failures cost. */
 export function recordOutcome(deps: RetryDeps, url: string, outcome: Response | Error): void {
   if (!deps.throttleFor) return;
@@ -63,13 +56,11 @@ export function kyRetryFor(deps: RetryDeps): KyRetryOptions {
   const { options } = deps;
   const startedAt = deps.now();
   let nextDelay = 0;
+  // Only what ky needs: `shouldRetry` answers true or false for every failure, so ky's own status, timeout and
+  // Retry-After rules never apply (and cost nothing per call).
   return {
     limit: options.limit,
     methods: allMethods,
-    statusCodes: [...options.statusCodes],
-    afterStatusCodes: [],
-    retryOnTimeout: options.onTimeout,
-    backoffLimit: Number.POSITIVE_INFINITY,
     delay: () => nextDelay,
     shouldRetry: ({ error, retryCount }) => {
       const request = (error as { request?: Request }).request;

@@ -51,7 +51,7 @@ function tab(coordinator: Coordinator, refresh: RefreshSessionOptions['refresh']
     coordinator,
     random: () => 0,
     now: Date.now,
-    emit: (e) => events.push(e.type),
+    emit: Object.assign((e: { type: ApiFetchEvent['type'] }) => void events.push(e.type), { active: true }),
   });
   return { session, events };
 }
