@@ -4,7 +4,9 @@ import { fileURLToPath } from 'node:url';
 
 /** Start bench/server.mjs in its own process; resolves to its origin and a control handle. */
 export async function startBenchServer() {
-  const child = fork(fileURLToPath(new URL('./server.mjs', import.meta.url)), [], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const child = fork(fileURLToPath(new URL('./server.mjs', import.meta.url)), [], {
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
   const port = await new Promise((resolve, reject) => {
     child.stdout.once('data', (data) => resolve(Number(String(data).trim())));
     child.once('error', reject);

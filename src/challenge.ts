@@ -14,27 +14,25 @@ export interface ParseChallengesOptions {
   header?: 'www-authenticate' | 'proxy-authenticate';
 }
 
-// Character classes of RFC 9110 §5.6.2 (tchar) and §11.2 (token68), as lookup tables: no regex, no backtracking.
-const TCHAR = new Uint8Array(128);
-const T68 = new Uint8Array(128);
-for (let c = 0; c < 128; c++) {
-  const ch = String.fromCharCode(c);
-  const alnum = /[A-Za-z0-9]/.test(ch);
-  TCHAR[c] = alnum || "!#$%&'*+-.^_`|~".includes(ch) ? 1 : 0;
-  T68[c] = alnum || '-._~+/'.includes(ch) ? 1 : 0;
-}
-const isTchar = (c: number) => c < 128 && TCHAR[c] === 1;
-const isT68 = (c: number) => c < 128 && T68[c] === 1;
+// Sticky regexes over RFC 9110's character classes (tchar, token68, quoted-string). Each alternative starts on a
+// distinct character, so matching is linear: no backtracking blow-up on hostile input.
+const TOKEN = /[!#$%&'*+\-.^_`|~0-9A-Za-z]+/y;
+const TOKEN68 = /[-._~+/0-9A-Za-z]+=*/y;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: RFC 9110 keeps control characters out of quoted strings
+const QUOTED = /"((?:[^"\\\u0000-\u0008\u000a-\u001f\u007f]|\\[\t\u0020-\u007e\u0080-\uffff])*)"/y;
+const ESCAPE = /\\(.)/g;
 const SP = 0x20;
 const HTAB = 0x09;
 const COMMA = 0x2c;
 const EQ = 0x3d;
 const DQUOTE = 0x22;
-const BACKSLASH = 0x5c;
 
 class Scanner {
   i = 0;
-  constructor(readonly s: string) {}
+  readonly s: string;
+  constructor(s: string) {
+    this.s = s;
+  }
   get done() {
     return this.i >= this.s.length;
   }
@@ -43,59 +41,32 @@ class Scanner {
   }
   ows() {
     const start = this.i;
-    while (this.peek() === SP || this.peek() === HTAB) this.i++;
+    let c = this.peek();
+    while (c === SP || c === HTAB) c = this.s.charCodeAt(++this.i);
     return this.i > start;
   }
+  match(pattern: RegExp): RegExpExecArray | null {
+    pattern.lastIndex = this.i;
+    const m = pattern.exec(this.s);
+    if (m) this.i = pattern.lastIndex;
+    return m;
+  }
   token(): string | undefined {
-    const start = this.i;
-    while (this.i < this.s.length && isTchar(this.s.charCodeAt(this.i))) this.i++;
-    return this.i > start ? this.s.slice(start, this.i) : undefined;
+    return this.match(TOKEN)?.[0];
   }
   quoted(): string | undefined {
-    // Caller has seen the opening quote.
-    this.i++;
-    let out = '';
-    let runStart = this.i;
-    while (this.i < this.s.length) {
-      const c = this.s.charCodeAt(this.i);
-      if (c === DQUOTE) {
-        out += this.s.slice(runStart, this.i);
-        this.i++;
-        return out;
-      }
-      if (c === BACKSLASH) {
-        out += this.s.slice(runStart, this.i);
-        const next = this.i + 1 < this.s.length ? this.s.charCodeAt(this.i + 1) : -1;
-        if (next === -1 || isCtl(next)) return undefined;
-        out += this.s[this.i + 1];
-        this.i += 2;
-        runStart = this.i;
-        continue;
-      }
-      if (isCtl(c)) return undefined;
-      this.i++;
-    }
-    return undefined;
+    const inner = this.match(QUOTED)?.[1];
+    if (inner === undefined) return undefined;
+    return inner.includes('\\') ? inner.replace(ESCAPE, '$1') : inner;
   }
 }
-
-const isCtl = (c: number) => (c < 0x20 && c !== HTAB) || c === 0x7f;
 
 function setParam(params: Record<string, string>, name: string, value: string) {
-  // First wins; defineProperty keeps a hostile `__proto__` name an ordinary key.
-  if (!Object.hasOwn(params, name)) {
+  if (Object.hasOwn(params, name)) return; // the first of duplicate names wins
+  // defineProperty keeps a hostile `__proto__` name an ordinary key.
+  if (name === '__proto__') {
     Object.defineProperty(params, name, { value, enumerable: true, writable: true, configurable: true });
-  }
-}
-
-/** After a list comma: is the next member a new challenge (a token not followed by `=`)? Does not move. */
-function startsChallenge(sc: Scanner): boolean {
-  const save = sc.i;
-  const name = sc.token();
-  sc.ows();
-  const result = name !== undefined && sc.peek() !== EQ;
-  sc.i = save;
-  return result;
+  } else params[name] = value;
 }
 
 function skipEmptyElements(sc: Scanner) {
@@ -107,61 +78,68 @@ function skipEmptyElements(sc: Scanner) {
 }
 
 /**
- * Parse one challenge's body after `scheme 1*SP`. Returns false on a syntax error. Leaves the scanner at the end,
- * or just after the comma that ends this challenge.
+ * One field: `#challenge`. A challenge is pushed only once complete; at the first syntax error the field ends.
+ * After a comma, a token followed by `=` is another parameter, any other token starts the next challenge: each
+ * token is read once, so the whole field is one pass.
  */
-function parseBody(sc: Scanner, challenge: Challenge): boolean {
-  // token68 if the token68 run, its `=` padding and optional whitespace reach the end of the challenge.
-  const start = sc.i;
-  while (isT68(sc.peek())) sc.i++;
-  if (sc.i > start) {
-    while (sc.peek() === EQ) sc.i++;
-    const token68End = sc.i;
-    sc.ows();
-    if (sc.done || sc.peek() === COMMA) {
-      challenge.token68 = sc.s.slice(start, token68End);
-      if (!sc.done) sc.i++;
-      return true;
-    }
-  }
-  sc.i = start;
-  for (;;) {
-    const name = sc.token();
-    if (name === undefined) return false;
-    sc.ows();
-    if (sc.peek() !== EQ) return false;
-    sc.i++;
-    sc.ows();
-    let value: string | undefined;
-    if (sc.peek() === DQUOTE) value = sc.quoted();
-    else value = sc.token();
-    if (value === undefined) return false;
-    setParam(challenge.params, name.toLowerCase(), value);
-    sc.ows();
-    if (sc.done) return true;
-    if (sc.peek() !== COMMA) return false;
-    sc.i++;
-    skipEmptyElements(sc);
-    if (sc.done) return true;
-    if (startsChallenge(sc)) return true;
-  }
-}
-
 function parseField(field: string, out: Challenge[]) {
   const sc = new Scanner(field);
-  for (;;) {
-    skipEmptyElements(sc);
-    if (sc.done) return;
-    const scheme = sc.token();
-    if (scheme === undefined) return;
+  skipEmptyElements(sc);
+  let scheme = sc.token();
+  while (scheme !== undefined) {
     const challenge: Challenge = { scheme: scheme.toLowerCase(), params: {} };
+    scheme = undefined;
     const spaced = sc.ows();
     if (sc.done || sc.peek() === COMMA) {
       out.push(challenge);
-      continue;
+    } else {
+      if (!spaced) return;
+      const start = sc.i;
+      // token68 if the token68 run, its `=` padding and optional whitespace reach the end of the challenge.
+      if (sc.match(TOKEN68)) {
+        const end = sc.i;
+        sc.ows();
+        if (sc.done || sc.peek() === COMMA) challenge.token68 = sc.s.slice(start, end);
+        else sc.i = start;
+      } else sc.i = start;
+      if (challenge.token68 === undefined) {
+        let name = sc.token();
+        for (;;) {
+          if (name === undefined) return;
+          sc.ows();
+          if (sc.peek() !== EQ) return;
+          sc.i++;
+          sc.ows();
+          const value = sc.peek() === DQUOTE ? sc.quoted() : sc.token();
+          if (value === undefined) return;
+          setParam(challenge.params, name.toLowerCase(), value);
+          sc.ows();
+          if (sc.done) break;
+          if (sc.peek() !== COMMA) return;
+          sc.i++;
+          skipEmptyElements(sc);
+          const next = sc.token();
+          if (next === undefined) break;
+          const after = sc.i;
+          sc.ows();
+          if (sc.peek() === EQ) {
+            sc.i = after;
+            name = next;
+            continue;
+          }
+          sc.i = after;
+          scheme = next;
+          break;
+        }
+      }
+      out.push(challenge);
+      if (scheme !== undefined || sc.done) continue;
     }
-    if (!spaced || !parseBody(sc, challenge)) return;
-    out.push(challenge);
+    // After a complete challenge: the list goes on after a comma, or ends.
+    if (sc.done) return;
+    if (sc.peek() !== COMMA) return;
+    skipEmptyElements(sc);
+    scheme = sc.token();
   }
 }
 
