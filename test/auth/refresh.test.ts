@@ -144,6 +144,24 @@ describe('single-flight refresh and replay', () => {
   });
 });
 
+describe('extended clients', () => {
+  it('an extended client shares the session: one refresh for parent and child together', async () => {
+    const { instance } = client();
+    const child = instance.extend({ headers: { 'x-test': 'child' } });
+    await Promise.all([instance.get('p').json(), child.get('c').json()]);
+    expect(api.refreshes).toBe(1);
+    expect(await child.auth.getTokens()).toEqual(await instance.auth.getTokens());
+  });
+
+  it('a WWW-Authenticate header on a 2xx is ignored', async () => {
+    api.resource = (_req, res) => json(res, 200, { ok: true }, { 'www-authenticate': 'Bearer error="invalid_token"' });
+    const { instance, events } = client({ tokens: { accessToken: 'anything' } });
+    expect(await instance.get('x').json()).toEqual({ ok: true });
+    expect(api.refreshes).toBe(0);
+    expect(events.filter((e) => e.type === 'unauthenticated' || e.type === 'refresh:start')).toEqual([]);
+  });
+});
+
 describe('never a loop', () => {
   it('a failed refresh rejects every waiting request, calls onUnauthenticated once, then fails fast', async () => {
     api.tokenReply = () => ({ status: 400, body: { error: 'invalid_grant' } });
