@@ -39,12 +39,13 @@ function failureOf(error: Error): Failure {
 export function recordOutcome(deps: RetryDeps, url: string, outcome: Response | Error): void {
   if (!deps.throttleFor) return;
   const throttle = deps.throttleFor(originOf(url));
-  if (outcome instanceof Response) {
+  // Duck-typed: a custom fetch may answer with another realm's Response.
+  if ('status' in outcome && typeof outcome.status === 'number') {
     if (outcome.ok) throttle.onSuccess();
     else if (deps.options.statusCodes.has(outcome.status)) throttle.onFailure();
     return;
   }
-  const failure: Failure = outcome.name === 'AbortError' ? { kind: 'abort' } : { kind: 'network' };
+  const failure: Failure = (outcome as Error).name === 'AbortError' ? { kind: 'abort' } : { kind: 'network' };
   if (isRetryableFailure(failure, deps.options)) throttle.onFailure();
 }
 
