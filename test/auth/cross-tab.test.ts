@@ -158,3 +158,34 @@ describe('coordination setup', () => {
     });
   });
 });
+
+describe('a lock held too long in another tab', () => {
+  it('does not freeze this tab: the wait ends at refreshTimeoutMs with refresh_timeout', async () => {
+    vi.useFakeTimers();
+    try {
+      let aborted = false;
+      const stuck: Coordinator = {
+        lock: (_fn, signal) =>
+          new Promise((_, reject) => {
+            signal.addEventListener('abort', () => {
+              aborted = true;
+              reject(signal.reason);
+            });
+          }),
+        state: { read: async () => undefined, write: async () => {} },
+        post: () => {},
+        listen: () => {},
+      };
+      const refresh = vi.fn(async () => ({ accessToken: 'never' }));
+      const { session } = tab(stuck, refresh, { accessToken: 'old' });
+      const carried = (await session.acquire(undefined)) as TokenGrant;
+      const result = session.recover(carried, [], undefined);
+      await vi.advanceTimersByTimeAsync(5000);
+      expect(await result).toMatchObject({ failure: 'refresh_timeout' });
+      expect(aborted).toBe(true);
+      expect(refresh).not.toHaveBeenCalled();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
