@@ -95,7 +95,7 @@ function build(options: ApiFetchOptions, inherited: Shared | undefined): ApiFetc
       ...(method ? { method } : {}),
       ...(headers ? { headers } : {}),
       ...(callRetry.deadlineMs === undefined ? {} : { totalTimeout: callRetry.deadlineMs }),
-      retry: kyRetryFor(callDeps),
+      retry: kyRetryFor(callDeps, verb),
       [callStateKey]: state,
     } as KyOptions;
     return kyInstance<T>(input, perCall);

@@ -3,7 +3,13 @@ import { originOf } from '../auth/origins.js';
 import { RetryAfterTooLongError } from '../errors.js';
 import type { Emit } from '../events.js';
 import { requestInfo } from '../events.js';
-import { decideRetry, type Failure, isRetryableFailure, type ResolvedRetryOptions } from './policy.js';
+import {
+  decideRetry,
+  defaultMethodSet,
+  type Failure,
+  isRetryableFailure,
+  type ResolvedRetryOptions,
+} from './policy.js';
 import type { RetryThrottle } from './throttle.js';
 
 /** What the retry layer needs from its client. */
@@ -53,7 +59,7 @@ export function recordOutcome(deps: RetryDeps, url: string, outcome: Response | 
  * ky's retry options for one call. ky runs the one retry loop (timer, abort, limit); this steers it through
  * `shouldRetry` with our policy and supplies the delay that the policy chose.
  */
-export function kyRetryFor(deps: RetryDeps): KyRetryOptions {
+export function kyRetryFor(deps: RetryDeps, method: string): KyRetryOptions {
   const { options } = deps;
   const startedAt = deps.now();
   let nextDelay = 0;
@@ -61,7 +67,8 @@ export function kyRetryFor(deps: RetryDeps): KyRetryOptions {
   // Retry-After rules never apply (and cost nothing per call).
   return {
     limit: options.limit,
-    methods: allMethods,
+    // ky checks methods before asking `shouldRetry`; its default list is ours, so only widen it when needed.
+    ...(options.methods === defaultMethodSet && method !== 'POST' && method !== 'PATCH' ? {} : { methods: allMethods }),
     delay: () => nextDelay,
     shouldRetry: ({ error, retryCount }) => {
       const request = (error as { request?: Request }).request;

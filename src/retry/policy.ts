@@ -81,6 +81,8 @@ export interface ResolvedRetryOptions {
 
 export const defaultRetryStatusCodes = [408, 425, 429, 500, 502, 503, 504] as const;
 export const defaultRetryMethods = ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE', 'QUERY'] as const;
+/** The default method set, shared, so callers can tell "default" by identity. */
+export const defaultMethodSet: ReadonlySet<string> = new Set(defaultRetryMethods);
 
 /** Validate `retry` (an options object, a retry count, or `false`) and fill defaults. */
 export function resolveRetryOptions(input: RetryOptions | number | false | undefined): ResolvedRetryOptions {
@@ -115,7 +117,7 @@ export function resolveRetryOptions(input: RetryOptions | number | false | undef
     onTimeout: options.onTimeout ?? false,
     idempotencyKey: options.idempotencyKey ?? false,
     statusCodes: new Set(statusCodes),
-    methods: new Set(methods.map((m) => m.toUpperCase())),
+    methods: options.methods === undefined ? defaultMethodSet : new Set(methods.map((m) => m.toUpperCase())),
     throttle:
       throttle === false
         ? false
