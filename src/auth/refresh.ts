@@ -3,7 +3,7 @@ import { bearerChallenge, type Challenge } from '../challenge.js';
 import type { Emit } from '../events.js';
 import { backoffDelay } from '../retry/backoff.js';
 import type { Coordinator } from './cross-tab.js';
-import type { AuthFailure, AuthSession, TokenGrant } from './session.js';
+import { type AuthFailure, type AuthSession, isFailure, type TokenGrant } from './session.js';
 import { expiryOf, memoryTokenStore, type TokenSet, type TokenStore } from './tokens.js';
 
 /** What `auth.refresh` receives. */
@@ -258,7 +258,10 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
         attempt,
         reason: timedOut ? 'timeout' : error instanceof Error ? error.name : 'error',
       });
-      await signOut();
+      // A proactive refresh that failed transiently leaves a token that still works: keep it and try again later.
+      // Anything else (a refused refresh token, an expired access token) ends the session.
+      const stillValid = reason === 'expired' && expiry !== undefined && expiry > now();
+      if (!(stillValid && (timedOut || isTransientRefreshError(error)))) await signOut();
       return { failure: timedOut ? 'refresh_timeout' : 'refresh_failed', cause: error };
     } finally {
       clearTimeout(timer);
@@ -284,7 +287,10 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
       if (!tokens) return undefined;
       const leeway = expiry === undefined ? 0 : Math.min(options.refreshLeewayMs, (expiry - obtainedAt) / 2);
       if (options.refresh && expiry !== undefined && expiry - now() <= leeway) {
-        return waitFor(singleFlight('expired', tokens.accessToken), signal);
+        const result = await waitFor(singleFlight('expired', tokens.accessToken), signal);
+        // Refresh withheld (circuit breaker) or failed transiently while the token still works: send it.
+        if (isFailure(result) && !signedOut && tokens && expiry > now()) return grant();
+        return result;
       }
       return grant();
     },

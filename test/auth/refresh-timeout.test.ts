@@ -68,3 +68,31 @@ it('transient refresh failures back off with injected jitter, within the retry c
   expect(calls).toBe(3);
   expect(await result).toBe('ok');
 });
+
+it('a proactive refresh that fails transiently keeps a token that still works', async () => {
+  const now = Date.UTC(2026, 0, 1);
+  vi.setSystemTime(now);
+  const sent: (string | null)[] = [];
+  const onUnauthenticated = vi.fn();
+  const api = createApiFetch({
+    baseUrl: 'https://api.example.test',
+    fetch: async (request) => {
+      sent.push(request.headers.get('authorization'));
+      return new Response('ok');
+    },
+    onUnauthenticated,
+    auth: {
+      // Obtained now, expires in 40 s: refreshed within its last 20 s (half its life).
+      tokens: { accessToken: 'current', expiresAt: now + 40_000 },
+      refreshRetries: 0,
+      refresh: async () => {
+        throw Object.assign(new Error('auth server down'), { status: 503 });
+      },
+    },
+  });
+  await api.get('a').text();
+  vi.setSystemTime(now + 25_000);
+  expect(await api.get('b').text()).toBe('ok');
+  expect(sent).toEqual(['Bearer current', 'Bearer current']);
+  expect(onUnauthenticated).not.toHaveBeenCalled();
+});
