@@ -1,13 +1,13 @@
 import ky, { type KyInstance, type Options as KyOptions, type ResponsePromise } from 'ky';
-import { browserTabApis, type Coordinator, createCoordinator, missingTabApis } from './auth/cross-tab.js';
+import { createSession } from './auth/create-session.js';
 import { authFetch } from './auth/layer.js';
 import { createOriginPolicy } from './auth/origins.js';
-import { type AuthController, createRefreshSession } from './auth/refresh.js';
-import { type AuthSession, createAccessTokenSession } from './auth/session.js';
-import { createEmitter, type Emit } from './events.js';
-import { type ApiFetchOptions, type RequestAuthOption, type ResolvedOptions, resolveOptions } from './options.js';
-import { kyRetryFor, type RetryDeps, recordOutcome } from './retry/layer.js';
-import { type ResolvedRetryOptions, type RetryOptions, resolveRetryOptions } from './retry/policy.js';
+import type { AuthController } from './auth/refresh.js';
+import type { AuthSession } from './auth/session.js';
+import { createEmitter } from './events.js';
+import { type ApiFetchOptions, type RequestAuthOption, resolveOptions } from './options.js';
+import { kyRetryFor, type RetryDeps, recordOutcome, withIdempotencyKey } from './retry/layer.js';
+import { mergeRetryOptions, type RetryOptions, resolveRetryOptions } from './retry/policy.js';
 import { createThrottleRegistry, type RetryThrottle } from './retry/throttle.js';
 import { type CallState, callStateKey, createTransport, takeCallState } from './transport.js';
 
@@ -83,7 +83,7 @@ function build(options: ApiFetchOptions, inherited: Shared | undefined): ApiFetc
   const call = <T>(input: Input, requestOptions: RequestOptions = {}, method?: Method): ResponsePromise<T> => {
     const { auth: useToken, retry: retryOverride, ...kyOptions } = requestOptions;
     const state: CallState = { auth: useToken !== false, sends: 0 };
-    const callRetry = retryOverride === undefined ? retry : mergeRetry(retryInput, retryOverride);
+    const callRetry = retryOverride === undefined ? retry : mergeRetryOptions(retryInput, retryOverride);
     const callDeps = callRetry === retry ? retryDeps : { ...retryDeps, options: callRetry };
     const verb = (method ?? kyOptions.method ?? (input instanceof Request ? input.method : 'get')).toUpperCase();
     const headers =
@@ -117,74 +117,5 @@ function build(options: ApiFetchOptions, inherited: Shared | undefined): ApiFetc
   return api;
 }
 
-/** The token session: the app's own `getAccessToken`, or tokens held and refreshed by apifetch. */
-function createSession(
-  auth: ResolvedOptions['auth'],
-  now: () => number,
-  emit: Emit,
-): { session: AuthSession; controller: AuthController } {
-  if (auth !== false && auth.getAccessToken) {
-    const session = createAccessTokenSession(auth.getAccessToken);
-    const unsupported = () =>
-      Promise.reject(new TypeError('api.auth manages tokens only when auth.getAccessToken is not set'));
-    return {
-      session,
-      controller: {
-        setTokens: unsupported,
-        getTokens: async () => undefined,
-        clear: unsupported,
-        refresh: unsupported,
-      },
-    };
-  }
-  const a = auth === false ? {} : auth;
-  const session = createRefreshSession({
-    coordinator: a.lock ? undefined : coordinatorFor(a.store?.key, emit),
-    tokens: a.tokens,
-    store: a.store,
-    refresh: a.refresh,
-    refreshLeewayMs: a.refreshLeewayMs ?? 30_000,
-    refreshTimeoutMs: a.refreshTimeoutMs ?? 10_000,
-    refreshRetries: a.refreshRetries ?? 2,
-    maxRefreshes: a.maxRefreshes ?? 3,
-    refreshWindowMs: a.refreshWindowMs ?? 60_000,
-    lock: a.lock,
-    random: a.random ?? Math.random,
-    now,
-    emit,
-  });
-  return { session, controller: session };
-}
-
-/** Cross-tab coordination for a store shared by tabs (one with a `key`), where the browser has what it needs. */
-function coordinatorFor(key: string | undefined, emit: Emit): Coordinator | undefined {
-  if (key === undefined) return undefined;
-  const apis = browserTabApis();
-  const missing = missingTabApis(apis);
-  if (missing.length > 0) {
-    // Deferred so that a listener attached at creation hears it.
-    queueMicrotask(() => emit({ type: 'coordination:fallback', missing }));
-    return undefined;
-  }
-  return createCoordinator(key, apis);
-}
-
-function mergeRetry(
-  base: RetryOptions | number | false | undefined,
-  override: RetryOptions | number | false,
-): ResolvedRetryOptions {
-  const asObject = (value: RetryOptions | number | false | undefined): RetryOptions =>
-    value === false ? { limit: 0 } : typeof value === 'number' ? { limit: value } : (value ?? {});
-  return resolveRetryOptions({ ...asObject(base), ...asObject(override) });
-}
-
-/** Headers with a fresh `Idempotency-Key`, unless the caller set one. */
-function withIdempotencyKey(headers: KyOptions['headers']): Headers | undefined {
-  const merged = new Headers(headers as HeadersInit | undefined);
-  if (merged.has('idempotency-key')) return undefined;
-  merged.set('idempotency-key', crypto.randomUUID());
-  return merged;
-}
-
 /** A ready client with default options: no base URL and no token. */
-export const apiFetch: ApiFetch = createApiFetch();
+export const apiFetch: ApiFetch = /* @__PURE__ */ createApiFetch();

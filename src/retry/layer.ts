@@ -114,3 +114,13 @@ export function kyRetryFor(deps: RetryDeps, method: string): KyRetryOptions {
     },
   };
 }
+
+/** Headers with a fresh `Idempotency-Key` (kept across ky's retries), or undefined when the caller set one. */
+export function withIdempotencyKey(
+  headers: HeadersInit | Record<string, string | undefined> | undefined,
+): Headers | undefined {
+  const merged = new Headers(headers as HeadersInit | undefined);
+  if (merged.has('idempotency-key')) return undefined;
+  merged.set('idempotency-key', crypto.randomUUID());
+  return merged;
+}

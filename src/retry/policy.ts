@@ -199,3 +199,13 @@ export function decideRetry(input: RetryInput): RetryDecision {
   if (jitter >= remaining) return { retry: false, reason: 'deadline' };
   return { retry: true, reason, delayMs: jitter };
 }
+
+/** A request's `retry` over the client's: objects merge, a number sets `limit`, `false` turns retries off. */
+export function mergeRetryOptions(
+  base: RetryOptions | number | false | undefined,
+  override: RetryOptions | number | false,
+): ResolvedRetryOptions {
+  const asObject = (value: RetryOptions | number | false | undefined): RetryOptions =>
+    value === false ? { limit: 0 } : typeof value === 'number' ? { limit: value } : (value ?? {});
+  return resolveRetryOptions({ ...asObject(base), ...asObject(override) });
+}
