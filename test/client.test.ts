@@ -248,3 +248,23 @@ describe('options', () => {
     expect(seen?.body).toBe('{"n":1}');
   });
 });
+
+describe('UI callbacks', () => {
+  it('a throwing onForbidden or onUnauthenticated does not change the error the caller gets', async () => {
+    const spy = vi.spyOn(console, 'error').mockImplementation(() => {});
+    api.handle((req, res) => json(res, req.url === '/denied' ? 403 : 401, {}));
+    const client = createApiFetch({
+      baseUrl: api.origin,
+      onForbidden: () => {
+        throw new Error('ui bug');
+      },
+      onUnauthenticated: () => {
+        throw new Error('ui bug');
+      },
+    });
+    await expect(client.get('denied')).rejects.toBeInstanceOf(ForbiddenError);
+    await expect(client.get('login')).rejects.toBeInstanceOf(UnauthenticatedError);
+    expect(spy).toHaveBeenCalledTimes(2);
+    spy.mockRestore();
+  });
+});

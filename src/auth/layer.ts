@@ -1,4 +1,4 @@
-import { parseChallenges } from '../challenge.js';
+import { bearerChallenge, parseChallenges } from '../challenge.js';
 import { ForbiddenError, UnauthenticatedError } from '../errors.js';
 import type { Emit } from '../events.js';
 import { requestInfo } from '../events.js';
@@ -49,7 +49,7 @@ async function sendWithToken(deps: AuthLayerDeps, send: Send, request: Request, 
 
   const challenges = parseChallenges(response);
   const next = await session.recover(grant, challenges, request.signal);
-  if (isFailure(next)) throw unauthenticated(deps, request, next, response);
+  if (isFailure(next)) throw unauthenticated(deps, request, next, response, challenges);
   discard(response);
   deps.emit({
     type: 'replay',
@@ -80,6 +80,7 @@ function unauthenticated(
   request: Request,
   failure: AuthFailure,
   response?: Response,
+  challenges = response ? parseChallenges(response) : [],
 ): UnauthenticatedError {
   const extra = {
     ...(failure.acrValues ? { acrValues: failure.acrValues } : {}),
@@ -93,22 +94,20 @@ function unauthenticated(
       response,
       request,
       reason: failure.failure,
-      challenges: parseChallenges(response),
+      challenges,
       ...extra,
     });
   } else {
     error = UnauthenticatedError.notSent(request, failure.failure, failure.cause);
   }
   deps.emit({ type: 'unauthenticated', ...requestInfo(request), reason: failure.failure });
-  if (deps.session.claimEpisode()) deps.options.onUnauthenticated?.(error);
+  if (deps.session.claimEpisode()) notify(deps.options.onUnauthenticated, error);
   return error;
 }
 
 async function forbidden(deps: AuthLayerDeps, request: Request, response: Response): Promise<ForbiddenError> {
   const challenges = parseChallenges(response);
-  const bearer = challenges.find((c) => c.scheme === 'bearer');
-  const scope = bearer?.params.scope;
-  const requiredScopes = scope ? scope.split(' ').filter(Boolean) : [];
+  const requiredScopes = bearerChallenge(challenges)?.scope ?? [];
   const { problem, data } = await readErrorBody(response);
   const error = new ForbiddenError({
     response,
@@ -119,6 +118,15 @@ async function forbidden(deps: AuthLayerDeps, request: Request, response: Respon
     ...(data !== undefined ? { data } : {}),
   });
   deps.emit({ type: 'forbidden', ...requestInfo(request), requiredScopes });
-  deps.options.onForbidden?.(error);
+  notify(deps.options.onForbidden, error);
   return error;
+}
+
+/** Call a UI callback; one that throws must not turn the typed error the caller awaits into something else. */
+function notify<E>(callback: ((error: E) => void) | undefined, error: E) {
+  try {
+    callback?.(error);
+  } catch (callbackError) {
+    console.error('apifetch: onUnauthenticated/onForbidden threw', callbackError);
+  }
 }
