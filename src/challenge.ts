@@ -14,51 +14,80 @@ export interface ParseChallengesOptions {
   header?: 'www-authenticate' | 'proxy-authenticate';
 }
 
-// Sticky regexes over RFC 9110's character classes (tchar, token68, quoted-string). Each alternative starts on a
-// distinct character, so matching is linear: no backtracking blow-up on hostile input.
-const TOKEN = /[!#$%&'*+\-.^_`|~0-9A-Za-z]+/y;
-const TOKEN68 = /[-._~+/0-9A-Za-z]+=*/y;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: RFC 9110 keeps control characters out of quoted strings
-const QUOTED = /"((?:[^"\\\u0000-\u0008\u000a-\u001f\u007f]|\\[\t\u0020-\u007e\u0080-\uffff])*)"/y;
-const ESCAPE = /\\(.)/g;
-const SP = 0x20;
+// Character classes of RFC 9110 as bit flags, indexed by char code: the scanner reads each character with one load.
+const TCHAR = 1;
+const TOKEN68 = 2;
+const CLASS = new Uint8Array(128);
+for (let c = 0x30; c <= 0x39; c++) CLASS[c] = TCHAR | TOKEN68;
+for (let c = 0x41; c <= 0x5a; c++) CLASS[c] = TCHAR | TOKEN68;
+for (let c = 0x61; c <= 0x7a; c++) CLASS[c] = TCHAR | TOKEN68;
+for (const ch of "!#$%&'*^`|") CLASS[ch.charCodeAt(0)] = TCHAR;
+for (const ch of '-._~+') CLASS[ch.charCodeAt(0)] = TCHAR | TOKEN68;
+CLASS[0x2f] = TOKEN68; // '/'
+
 const HTAB = 0x09;
+const SP = 0x20;
+const DQUOTE = 0x22;
 const COMMA = 0x2c;
 const EQ = 0x3d;
-const DQUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const DEL = 0x7f;
 
-class Scanner {
-  i = 0;
-  readonly s: string;
-  constructor(s: string) {
-    this.s = s;
+const isTchar = (c: number) => c < 128 && ((CLASS[c] as number) & TCHAR) !== 0;
+const isToken68 = (c: number) => c < 128 && ((CLASS[c] as number) & TOKEN68) !== 0;
+/** qdtext and the escaped character of a quoted-pair: HTAB, SP, VCHAR, obs-text (`"` and `\` are handled first). */
+const isText = (c: number) => c === HTAB || (c >= SP && c !== DEL);
+
+function skipOws(s: string, i: number): number {
+  let c = s.charCodeAt(i);
+  while (c === SP || c === HTAB) c = s.charCodeAt(++i);
+  return i;
+}
+
+/** Skips OWS and empty list elements (`, ,`). */
+function skipSeparators(s: string, i: number): number {
+  let c = s.charCodeAt(i);
+  while (c === SP || c === HTAB || c === COMMA) c = s.charCodeAt(++i);
+  return i;
+}
+
+/** Whether the token last scanned by `tokenEnd` has an uppercase letter: lowercase input is never copied. */
+let tokenHasUpper = false;
+
+/** End of the token starting at `i` (`i` itself when there is none). */
+function tokenEnd(s: string, i: number): number {
+  let c = s.charCodeAt(i);
+  let upper = false;
+  while (isTchar(c)) {
+    if (c >= 0x41 && c <= 0x5a) upper = true;
+    c = s.charCodeAt(++i);
   }
-  get done() {
-    return this.i >= this.s.length;
+  tokenHasUpper = upper;
+  return i;
+}
+
+/** Lowercases the token just scanned by `tokenEnd`. */
+const lower = (token: string) => (tokenHasUpper ? token.toLowerCase() : token);
+
+/** Where `readQuoted` stopped: just after the closing quote. */
+let quotedEnd = 0;
+
+/** The unescaped content of the quoted-string opening at `i`, or undefined when it is malformed or unterminated. */
+function readQuoted(s: string, i: number): string | undefined {
+  let start = ++i;
+  let unescaped = '';
+  for (;;) {
+    const c = s.charCodeAt(i);
+    if (c === DQUOTE) break;
+    if (c === BACKSLASH) {
+      if (!isText(s.charCodeAt(i + 1))) return undefined;
+      unescaped += s.slice(start, i);
+      start = ++i; // the escaped character starts the next run
+    } else if (!isText(c)) return undefined; // also NaN: the string ended inside the quotes
+    i++;
   }
-  peek() {
-    return this.i < this.s.length ? this.s.charCodeAt(this.i) : -1;
-  }
-  ows() {
-    const start = this.i;
-    let c = this.peek();
-    while (c === SP || c === HTAB) c = this.s.charCodeAt(++this.i);
-    return this.i > start;
-  }
-  match(pattern: RegExp): RegExpExecArray | null {
-    pattern.lastIndex = this.i;
-    const m = pattern.exec(this.s);
-    if (m) this.i = pattern.lastIndex;
-    return m;
-  }
-  token(): string | undefined {
-    return this.match(TOKEN)?.[0];
-  }
-  quoted(): string | undefined {
-    const inner = this.match(QUOTED)?.[1];
-    if (inner === undefined) return undefined;
-    return inner.includes('\\') ? inner.replace(ESCAPE, '$1') : inner;
-  }
+  quotedEnd = i + 1;
+  return unescaped + s.slice(start, i);
 }
 
 function setParam(params: Record<string, string>, name: string, value: string) {
@@ -69,84 +98,82 @@ function setParam(params: Record<string, string>, name: string, value: string) {
   } else params[name] = value;
 }
 
-function skipEmptyElements(sc: Scanner) {
-  for (;;) {
-    sc.ows();
-    if (sc.peek() !== COMMA) return;
-    sc.i++;
+/**
+ * One field: `#challenge`, in one pass. A challenge is pushed only once complete; at the first syntax error the field
+ * ends. After a comma, a token followed by `=` is another parameter, any other token starts the next challenge.
+ * Lookahead is bounded (a token68 run is rescanned as a parameter name at most once, a token after a comma is read
+ * again as the next scheme), so each character is read a bounded number of times: linear in the field's length.
+ */
+function parseField(s: string, out: Challenge[]) {
+  const n = s.length;
+  let i = skipSeparators(s, 0);
+  while (i < n) {
+    let end = tokenEnd(s, i);
+    if (end === i) return;
+    const scheme = lower(s.slice(i, end));
+    const afterScheme = skipOws(s, end);
+    if (afterScheme >= n || s.charCodeAt(afterScheme) === COMMA) {
+      out.push({ scheme, params: {} });
+      i = skipSeparators(s, afterScheme);
+      continue;
+    }
+    if (afterScheme === end) return; // the scheme must be followed by a space
+    i = afterScheme;
+
+    // token68, if its run, its `=` padding and optional whitespace reach the end of the challenge.
+    end = i;
+    while (isToken68(s.charCodeAt(end))) end++;
+    if (end > i) {
+      while (s.charCodeAt(end) === EQ) end++;
+      const next = skipOws(s, end);
+      if (next >= n || s.charCodeAt(next) === COMMA) {
+        out.push({ scheme, token68: s.slice(i, end), params: {} });
+        i = skipSeparators(s, next);
+        continue;
+      }
+    }
+
+    const params: Record<string, string> = {};
+    let nameEnd = tokenEnd(s, i);
+    if (nameEnd === i) return;
+    for (;;) {
+      const name = lower(s.slice(i, nameEnd));
+      i = skipOws(s, nameEnd);
+      if (s.charCodeAt(i) !== EQ) return;
+      i = skipOws(s, i + 1);
+      let value: string | undefined;
+      if (s.charCodeAt(i) === DQUOTE) {
+        value = readQuoted(s, i);
+        if (value === undefined) return;
+        i = quotedEnd;
+      } else {
+        end = tokenEnd(s, i);
+        if (end === i) return;
+        value = s.slice(i, end);
+        i = end;
+      }
+      setParam(params, name, value);
+      i = skipOws(s, i);
+      if (i >= n) break;
+      if (s.charCodeAt(i) !== COMMA) return;
+      i = skipSeparators(s, i);
+      nameEnd = tokenEnd(s, i);
+      // A token followed by `=` is the next parameter; anything else ends this challenge.
+      if (nameEnd === i || s.charCodeAt(skipOws(s, nameEnd)) !== EQ) break;
+    }
+    out.push({ scheme, params });
+    if (i < n && !isTchar(s.charCodeAt(i))) return;
   }
 }
 
-/**
- * One field: `#challenge`. A challenge is pushed only once complete; at the first syntax error the field ends.
- * After a comma, a token followed by `=` is another parameter, any other token starts the next challenge: each
- * token is read once, so the whole field is one pass.
- */
-function parseField(field: string, out: Challenge[]) {
-  const sc = new Scanner(field);
-  skipEmptyElements(sc);
-  let scheme = sc.token();
-  while (scheme !== undefined) {
-    const challenge: Challenge = { scheme: scheme.toLowerCase(), params: {} };
-    scheme = undefined;
-    const spaced = sc.ows();
-    if (sc.done || sc.peek() === COMMA) {
-      out.push(challenge);
-    } else {
-      if (!spaced) return;
-      const start = sc.i;
-      // token68 if the token68 run, its `=` padding and optional whitespace reach the end of the challenge.
-      if (sc.match(TOKEN68)) {
-        const end = sc.i;
-        sc.ows();
-        if (sc.done || sc.peek() === COMMA) challenge.token68 = sc.s.slice(start, end);
-        else sc.i = start;
-      } else sc.i = start;
-      if (challenge.token68 === undefined) {
-        let name = sc.token();
-        for (;;) {
-          if (name === undefined) return;
-          sc.ows();
-          if (sc.peek() !== EQ) return;
-          sc.i++;
-          sc.ows();
-          const value = sc.peek() === DQUOTE ? sc.quoted() : sc.token();
-          if (value === undefined) return;
-          setParam(challenge.params, name.toLowerCase(), value);
-          sc.ows();
-          if (sc.done) break;
-          if (sc.peek() !== COMMA) return;
-          sc.i++;
-          skipEmptyElements(sc);
-          const next = sc.token();
-          if (next === undefined) break;
-          const after = sc.i;
-          sc.ows();
-          if (sc.peek() === EQ) {
-            sc.i = after;
-            name = next;
-            continue;
-          }
-          sc.i = after;
-          scheme = next;
-          break;
-        }
-      }
-      out.push(challenge);
-      if (scheme !== undefined || sc.done) continue;
-    }
-    // After a complete challenge: the list goes on after a comma, or ends.
-    if (sc.done) return;
-    if (sc.peek() !== COMMA) return;
-    skipEmptyElements(sc);
-    scheme = sc.token();
-  }
-}
+// Array.isArray does not narrow a readonly array out of a union.
+const isFieldList = (input: unknown): input is readonly string[] => Array.isArray(input);
 
 function fieldsOf(input: string | readonly string[] | Headers | Response, header: string): readonly string[] {
   if (typeof input === 'string') return [input];
-  if (Array.isArray(input)) return input as readonly string[];
-  const headers = input instanceof Response ? input.headers : (input as Headers);
+  if (isFieldList(input)) return input;
+  // Duck-typed, so a Response or Headers from another realm or fetch implementation works too.
+  const headers = 'headers' in input ? input.headers : input;
   // Headers joins repeated fields with ", ", which is the list syntax of this header: one list either way.
   const value = headers.get(header);
   return value === null ? [] : [value];
@@ -158,8 +185,10 @@ function fieldsOf(input: string | readonly string[] | Headers | Response, header
  * list elements ignored. Several fields (an array, or a repeated header) form one list.
  *
  * Malformed input never throws and never hangs (one pass, linear in the input): each field yields the challenges
- * that parsed completely before its first syntax error, and never a half-parsed challenge. Of duplicate parameter
- * names, the first wins.
+ * that parsed completely before its first syntax error, and never a half-parsed challenge. `Headers` and `Response`
+ * hand over repeated fields already joined, so there the first syntax error ends the whole list; an array keeps its
+ * fields apart, so a broken field does not hide the next one. Of duplicate parameter names, the first wins
+ * (`X a=1, a=2` gives `{ a: '1' }`). Schemes and parameter names are lowercased; values and token68 are verbatim.
  *
  * @example parseChallenges('Bearer realm="api", error="invalid_token"')
  * //=> [{ scheme: 'bearer', params: { realm: 'api', error: 'invalid_token' } }]

@@ -5,6 +5,14 @@ import { bearerChallenge, type Challenge, dpopChallenge, parseChallenges } from 
 const c = (scheme: string, params: Record<string, string> = {}, token68?: string): Challenge =>
   token68 === undefined ? { scheme, params } : { scheme, token68, params };
 
+const digest = {
+  realm: 'http-auth@example.org',
+  qop: 'auth, auth-int',
+  algorithm: 'SHA-256',
+  nonce: '7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v',
+  opaque: 'FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS',
+};
+
 describe('parseChallenges: RFC examples', () => {
   it.each<[string, string | string[], Challenge[]]>([
     ['RFC 7617 Basic', 'Basic realm="WallyWorld"', [c('basic', { realm: 'WallyWorld' })]],
@@ -14,7 +22,7 @@ describe('parseChallenges: RFC examples', () => {
       [c('basic', { realm: 'foo', charset: 'UTF-8' })],
     ],
     [
-      'RFC 9110 several challenges',
+      'RFC 9110 §11.6.1 and RFC 7235 §4.1 several challenges',
       'Newauth realm="apps", type=1, title="Login to \\"apps\\"", Basic realm="simple"',
       [c('newauth', { realm: 'apps', type: '1', title: 'Login to "apps"' }), c('basic', { realm: 'simple' })],
     ],
@@ -47,19 +55,32 @@ describe('parseChallenges: RFC examples', () => {
     ],
     ['RFC 9449 DPoP and Bearer', 'Bearer, DPoP algs="ES256 PS256"', [c('bearer'), c('dpop', { algs: 'ES256 PS256' })]],
     [
-      'RFC 7616 Digest',
-      'Digest realm="http-auth@example.org", qop="auth, auth-int", algorithm=SHA-256, nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"',
+      'RFC 7616 §3.9.1 two Digest challenges in one field',
+      'Digest realm="http-auth@example.org", qop="auth, auth-int", algorithm=SHA-256, nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS", Digest realm="http-auth@example.org", qop="auth, auth-int", algorithm=MD5, nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS", userhash=true',
+      [c('digest', digest), c('digest', { ...digest, algorithm: 'MD5', userhash: 'true' })],
+    ],
+    [
+      'RFC 9470 max_age',
+      'Bearer error="insufficient_user_authentication", error_description="More recent authentication is required", max_age="5"',
       [
-        c('digest', {
-          realm: 'http-auth@example.org',
-          qop: 'auth, auth-int',
-          algorithm: 'SHA-256',
-          nonce: '7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v',
-          opaque: 'FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS',
+        c('bearer', {
+          error: 'insufficient_user_authentication',
+          error_description: 'More recent authentication is required',
+          max_age: '5',
         }),
       ],
     ],
+    [
+      'RFC 9449 §7.1 invalid DPoP key binding',
+      'DPoP error="invalid_token", error_description="Invalid DPoP key binding", algs="ES256"',
+      [c('dpop', { error: 'invalid_token', error_description: 'Invalid DPoP key binding', algs: 'ES256' })],
+    ],
     ['RFC 4559 Negotiate', 'Negotiate', [c('negotiate')]],
+    [
+      'RFC 4559 Negotiate hex token',
+      'Negotiate a87421000492aa874209af8bc028',
+      [c('negotiate', {}, 'a87421000492aa874209af8bc028')],
+    ],
     [
       'RFC 4559 Negotiate token68',
       'Negotiate YIIB+wYJKoZIhvcSAQICAQBuggHqMIIB5qADAgEFoQMCAQ6iBwMFACAAAACjggEKYYIB==',
@@ -102,6 +123,24 @@ describe('parseChallenges: edge cases', () => {
     ['empty', '', []],
     ['only commas', ',,, ,', []],
     ['control char in quoted string', 'X a="b\u0001c"', []],
+    ['obs-text in a quoted string', 'X a="caf\u00e9"', [c('x', { a: 'caf\u00e9' })]],
+    ['lonely scheme with trailing space', 'Basic   ', [c('basic')]],
+    [
+      'empty elements inside the parameter list',
+      'Bearer realm="a" , , error=x',
+      [c('bearer', { realm: 'a', error: 'x' })],
+    ],
+    ['token68 with / + and trailing space', 'Negotiate a/b+c== ', [c('negotiate', {}, 'a/b+c==')]],
+    ['escaped backslash at the end of a value', 'X a="b\\\\", Y', [c('x', { a: 'b\\' }), c('y')]],
+    ['a backslash escaping the closing quote leaves it open', 'Basic, X a="b\\"', [c('basic')]],
+    ['unknown scheme with odd characters', "X-Custom!#$%&'*+.^_`|~ k=v", [c("x-custom!#$%&'*+.^_`|~", { k: 'v' })]],
+    ['garbage right after a quoted value drops that challenge', 'Basic, Bearer realm="a"junk', [c('basic')]],
+    ['a parameter without a scheme', 'realm="a"', []],
+    ['only a quote', '"', []],
+    ['only equals signs', '==', []],
+    ['non-ASCII scheme', 'Bäsic realm="a"', []],
+    ['a token68 followed by more text is not a token68', 'Negotiate abc== def', []],
+    ['a broken field does not hide the next field', ['Basic realm="open', 'Bearer'], [c('bearer')]],
   ])('%s', (_name, input, expected) => {
     expect(parseChallenges(input)).toEqual(expected);
   });
@@ -115,6 +154,18 @@ describe('parseChallenges: edge cases', () => {
     const response = new Response(null, { status: 407, headers });
     expect(parseChallenges(response, { header: 'proxy-authenticate' })).toEqual([c('basic', { realm: 'proxy' })]);
     expect(parseChallenges(new Headers())).toEqual([]);
+  });
+
+  it('reads a Response-like object from another fetch implementation', () => {
+    const foreign = { headers: new Headers({ 'WWW-Authenticate': 'DPoP algs="ES256"' }) } as unknown as Response;
+    expect(parseChallenges(foreign)).toEqual([c('dpop', { algs: 'ES256' })]);
+  });
+
+  it('repeated Headers fields arrive joined, so a syntax error ends the whole list', () => {
+    const headers = new Headers();
+    headers.append('www-authenticate', 'Basic realm="open');
+    headers.append('www-authenticate', 'Bearer');
+    expect(parseChallenges(headers)).toEqual([]);
   });
 });
 
@@ -141,47 +192,137 @@ describe('interpretation', () => {
     });
     expect(dpopChallenge(parseChallenges('Bearer'))).toBeUndefined();
   });
+
+  it('dpopChallenge reads realm, scope, error_description and error_uri, and omits what is absent', () => {
+    const dpop = dpopChallenge(
+      parseChallenges(
+        'Basic realm="b", dpop realm="api", scope="read write", algs="ES256", error="invalid_dpop_proof", error_description="bad", error_uri="https://e.test/e"',
+      ),
+    );
+    expect(dpop).toStrictEqual({
+      realm: 'api',
+      error: 'invalid_dpop_proof',
+      errorDescription: 'bad',
+      errorUri: 'https://e.test/e',
+      algs: ['ES256'],
+      scope: ['read', 'write'],
+    });
+    expect(Object.keys(dpopChallenge(parseChallenges('DPoP')) ?? {})).toEqual(['algs']);
+  });
+
+  it('bearerChallenge reads error_uri and RFC 9470 max_age, and drops a max_age that is not an integer', () => {
+    expect(
+      bearerChallenge(
+        parseChallenges(
+          'Bearer error="insufficient_user_authentication", error_uri="https://e.test", max_age="5", acr_values="phr"',
+        ),
+      ),
+    ).toStrictEqual({
+      error: 'insufficient_user_authentication',
+      errorUri: 'https://e.test',
+      scope: [],
+      acrValues: ['phr'],
+      maxAge: 5,
+    });
+    expect(bearerChallenge(parseChallenges('Bearer max_age="5.5"'))).toStrictEqual({ scope: [] });
+    expect(bearerChallenge(parseChallenges('Bearer max_age=abc'))).toStrictEqual({ scope: [] });
+    expect(Object.keys(bearerChallenge(parseChallenges('Bearer')) ?? {})).toEqual(['scope']);
+  });
 });
 
 const tokenArb = fc.stringMatching(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,12}$/);
+const token68Arb = fc.stringMatching(/^[A-Za-z0-9._~+/-]{1,16}={0,2}$/);
 const isCtl = (ch: string) => {
   const code = ch.charCodeAt(0);
   return (code < 0x20 && code !== 0x09) || code === 0x7f;
 };
 const valueArb = fc.string({ maxLength: 20 }).map((s) => [...s].filter((ch) => !isCtl(ch)).join(''));
-const challengeArb = fc.record({
-  scheme: tokenArb,
-  params: fc.uniqueArray(fc.tuple(tokenArb, valueArb), { maxLength: 4, selector: ([k]) => k.toLowerCase() }),
-});
 
-function serialize(list: { scheme: string; params: [string, string][] }[]): string {
-  return list
-    .map(({ scheme, params }) => {
-      const body = params.map(([k, v]) => `${k}="${v.replace(/["\\]/g, (m) => `\\${m}`)}"`).join(', ');
-      return body ? `${scheme} ${body}` : scheme;
-    })
-    .join(', ');
+/** A challenge as a generator sees it: original case, parameters in order, and how to write each piece. */
+interface Spec {
+  scheme: string;
+  token68?: string;
+  params: readonly (readonly [name: string, value: string, quoted: boolean])[];
+  space: string;
+  eq: string;
+}
+const challengeArb: fc.Arbitrary<Spec> = fc.oneof(
+  fc.record({
+    scheme: tokenArb,
+    params: fc.uniqueArray(fc.tuple(tokenArb, valueArb, fc.boolean()), {
+      maxLength: 4,
+      selector: ([k]) => k.toLowerCase(),
+    }),
+    space: fc.constantFrom(' ', '  '),
+    eq: fc.constantFrom('=', ' = ', '\t=\t'),
+  }),
+  fc.record({
+    scheme: tokenArb,
+    token68: token68Arb,
+    params: fc.constant([]),
+    space: fc.constantFrom(' ', '   '),
+    eq: fc.constant('='),
+  }),
+);
+const separatorArb = fc.constantFrom(', ', ',', ' , , ', '\t,\t', ',,');
+
+const isToken = (v: string) => /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(v);
+const quote = (v: string) => `"${v.replace(/["\\]/g, (m) => `\\${m}`)}"`;
+
+/** Writes a header and records where each quoted value's inside lies, so tests can cut inside one. */
+function serialize(list: Spec[], separators: string[] = []) {
+  let text = '';
+  const quotedSpans: { challenge: number; from: number; to: number }[] = [];
+  list.forEach((spec, index) => {
+    if (index > 0) text += separators[index % Math.max(separators.length, 1)] ?? ', ';
+    text += spec.scheme;
+    if (spec.token68 !== undefined) text += spec.space + spec.token68;
+    spec.params.forEach(([name, value, quoted], p) => {
+      text += `${p === 0 ? spec.space : ', '}${name}${spec.eq}`;
+      if (quoted || !isToken(value)) {
+        quotedSpans.push({ challenge: index, from: text.length + 1, to: text.length + quote(value).length - 1 });
+        text += quote(value);
+      } else text += value;
+    });
+  });
+  return { text, quotedSpans };
+}
+
+const expectedOf = (list: Spec[]): Challenge[] =>
+  list.map((spec) =>
+    c(spec.scheme.toLowerCase(), Object.fromEntries(spec.params.map(([k, v]) => [k.toLowerCase(), v])), spec.token68),
+  );
+
+function expectWellFormed(challenges: Challenge[]) {
+  for (const ch of challenges) {
+    expect(ch.scheme).toMatch(/^[a-z0-9!#$%&'*+.^_`|~-]+$/);
+    expect(Object.getPrototypeOf(ch.params)).toBe(Object.prototype);
+    for (const [name, value] of Object.entries(ch.params)) {
+      expect(name).toMatch(/^[a-z0-9!#$%&'*+.^_`|~-]+$/);
+      expect(typeof value).toBe('string');
+    }
+    if (ch.token68 !== undefined) {
+      expect(ch.token68).toMatch(/^[A-Za-z0-9._~+/-]+=*$/);
+      expect(Object.keys(ch.params)).toEqual([]);
+    }
+  }
 }
 
 describe('properties', () => {
   it('any string parses without throwing into well-formed challenges', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 200, unit: 'binary' }), (input) => {
-        for (const ch of parseChallenges(input)) {
-          expect(ch.scheme).toMatch(/^[a-z0-9!#$%&'*+.^_`|~-]+$/);
-          expect(typeof ch.params).toBe('object');
-          for (const v of Object.values(ch.params)) expect(typeof v).toBe('string');
-        }
+        expectWellFormed(parseChallenges(input));
       }),
       { numRuns: 2000 },
     );
   });
 
-  it('hostile strings built from the grammar characters never throw', () => {
-    const piece = fc.constantFrom(',', '=', '"', '\\', ' ', '\t', 'a', 'Bearer ', 'x=', '"q"', '==');
+  it('hostile strings built from the grammar characters never throw and parse well-formed', () => {
+    const piece = fc.constantFrom(',', '=', '"', '\\', ' ', '\t', 'a', 'Bearer ', 'x=', '"q"', '==', '__proto__=');
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 300 }), (pieces) => {
-        expect(Array.isArray(parseChallenges(pieces.join('')))).toBe(true);
+        expectWellFormed(parseChallenges(pieces.join('')));
       }),
       { numRuns: 1000 },
     );
@@ -189,12 +330,38 @@ describe('properties', () => {
 
   it('round trip: serialised challenge lists parse back equal', () => {
     fc.assert(
+      fc.property(fc.array(challengeArb, { maxLength: 5 }), fc.array(separatorArb, { maxLength: 3 }), (list, seps) => {
+        expect(parseChallenges(serialize(list, seps).text)).toEqual(expectedOf(list));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('round trip across several fields equals the same list in one field', () => {
+    fc.assert(
       fc.property(fc.array(challengeArb, { maxLength: 5 }), (list) => {
-        const expected = list.map(({ scheme, params }) => ({
-          scheme: scheme.toLowerCase(),
-          params: Object.fromEntries(params.map(([k, v]) => [k.toLowerCase(), v])),
-        }));
-        expect(parseChallenges(serialize(list))).toEqual(expected);
+        const fields = list.map((spec) => serialize([spec]).text);
+        expect(parseChallenges(fields)).toEqual(expectedOf(list));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a prefix of a valid list parses to a prefix of its challenges: cut at a boundary or inside a quoted value', () => {
+    const listArb = fc.array(challengeArb, { minLength: 1, maxLength: 5 });
+    fc.assert(
+      fc.property(listArb, fc.nat(), (list, pick) => {
+        const expected = expectedOf(list);
+        // At the end of challenge k: exactly the first k + 1 challenges.
+        const k = pick % list.length;
+        expect(parseChallenges(serialize(list.slice(0, k + 1)).text)).toEqual(expected.slice(0, k + 1));
+        // Inside a quoted value: the challenge holding it is dropped, never kept half-parsed.
+        const { text, quotedSpans } = serialize(list);
+        const span = quotedSpans[pick % Math.max(quotedSpans.length, 1)];
+        if (span) {
+          const cut = span.from + (pick % (span.to - span.from + 1));
+          expect(parseChallenges(text.slice(0, cut))).toEqual(expected.slice(0, span.challenge));
+        }
       }),
       { numRuns: 1000 },
     );
@@ -204,9 +371,8 @@ describe('properties', () => {
     const broken = fc.constantFrom('Broken a="unterminated', 'Broken a=1, b=', 'Broken a=1 b=2', 'Broken a="\u0001"');
     fc.assert(
       fc.property(fc.array(challengeArb, { maxLength: 4 }), broken, (list, tail) => {
-        const valid = serialize(list);
-        const expected = parseChallenges(valid);
-        expect(parseChallenges(valid ? `${valid}, ${tail}, Basic realm="after"` : tail)).toEqual(expected);
+        const valid = serialize(list).text;
+        expect(parseChallenges(valid ? `${valid}, ${tail}, Basic realm="after"` : tail)).toEqual(expectedOf(list));
       }),
       { numRuns: 500 },
     );
