@@ -38,16 +38,22 @@ const isToken68 = (c: number) => c < 128 && ((CLASS[c] as number) & TOKEN68) !==
 /** qdtext and the escaped character of a quoted-pair: HTAB, SP, VCHAR, obs-text (`"` and `\` are handled first). */
 const isText = (c: number) => c === HTAB || (c >= SP && c !== DEL);
 
+/**
+ * The char code at `i`, or 0 past the end (NUL is invalid everywhere in this grammar, just as the end is inside a
+ * challenge's syntax). Never reading out of bounds keeps every code a small integer, which the JIT keeps fast.
+ */
+const at = (s: string, i: number) => (i < s.length ? s.charCodeAt(i) : 0);
+
 function skipOws(s: string, i: number): number {
-  let c = s.charCodeAt(i);
-  while (c === SP || c === HTAB) c = s.charCodeAt(++i);
+  let c = at(s, i);
+  while (c === SP || c === HTAB) c = at(s, ++i);
   return i;
 }
 
 /** Skips OWS and empty list elements (`, ,`). */
 function skipSeparators(s: string, i: number): number {
-  let c = s.charCodeAt(i);
-  while (c === SP || c === HTAB || c === COMMA) c = s.charCodeAt(++i);
+  let c = at(s, i);
+  while (c === SP || c === HTAB || c === COMMA) c = at(s, ++i);
   return i;
 }
 
@@ -56,11 +62,11 @@ let tokenHasUpper = false;
 
 /** End of the token starting at `i` (`i` itself when there is none). */
 function tokenEnd(s: string, i: number): number {
-  let c = s.charCodeAt(i);
+  let c = at(s, i);
   let upper = false;
   while (isTchar(c)) {
     if (c >= 0x41 && c <= 0x5a) upper = true;
-    c = s.charCodeAt(++i);
+    c = at(s, ++i);
   }
   tokenHasUpper = upper;
   return i;
@@ -77,13 +83,13 @@ function readQuoted(s: string, i: number): string | undefined {
   let start = ++i;
   let unescaped = '';
   for (;;) {
-    const c = s.charCodeAt(i);
+    const c = at(s, i);
     if (c === DQUOTE) break;
     if (c === BACKSLASH) {
-      if (!isText(s.charCodeAt(i + 1))) return undefined;
+      if (!isText(at(s, i + 1))) return undefined;
       unescaped += s.slice(start, i);
       start = ++i; // the escaped character starts the next run
-    } else if (!isText(c)) return undefined; // also NaN: the string ended inside the quotes
+    } else if (!isText(c)) return undefined; // also 0: the string ended inside the quotes
     i++;
   }
   quotedEnd = i + 1;
@@ -112,7 +118,7 @@ function parseField(s: string, out: Challenge[]) {
     if (end === i) return;
     const scheme = lower(s.slice(i, end));
     const afterScheme = skipOws(s, end);
-    if (afterScheme >= n || s.charCodeAt(afterScheme) === COMMA) {
+    if (afterScheme >= n || at(s, afterScheme) === COMMA) {
       out.push({ scheme, params: {} });
       i = skipSeparators(s, afterScheme);
       continue;
@@ -122,11 +128,11 @@ function parseField(s: string, out: Challenge[]) {
 
     // token68, if its run, its `=` padding and optional whitespace reach the end of the challenge.
     end = i;
-    while (isToken68(s.charCodeAt(end))) end++;
+    while (isToken68(at(s, end))) end++;
     if (end > i) {
-      while (s.charCodeAt(end) === EQ) end++;
+      while (at(s, end) === EQ) end++;
       const next = skipOws(s, end);
-      if (next >= n || s.charCodeAt(next) === COMMA) {
+      if (next >= n || at(s, next) === COMMA) {
         out.push({ scheme, token68: s.slice(i, end), params: {} });
         i = skipSeparators(s, next);
         continue;
@@ -139,10 +145,10 @@ function parseField(s: string, out: Challenge[]) {
     for (;;) {
       const name = lower(s.slice(i, nameEnd));
       i = skipOws(s, nameEnd);
-      if (s.charCodeAt(i) !== EQ) return;
+      if (at(s, i) !== EQ) return;
       i = skipOws(s, i + 1);
       let value: string | undefined;
-      if (s.charCodeAt(i) === DQUOTE) {
+      if (at(s, i) === DQUOTE) {
         value = readQuoted(s, i);
         if (value === undefined) return;
         i = quotedEnd;
@@ -155,14 +161,14 @@ function parseField(s: string, out: Challenge[]) {
       setParam(params, name, value);
       i = skipOws(s, i);
       if (i >= n) break;
-      if (s.charCodeAt(i) !== COMMA) return;
+      if (at(s, i) !== COMMA) return;
       i = skipSeparators(s, i);
       nameEnd = tokenEnd(s, i);
       // A token followed by `=` is the next parameter; anything else ends this challenge.
-      if (nameEnd === i || s.charCodeAt(skipOws(s, nameEnd)) !== EQ) break;
+      if (nameEnd === i || at(s, skipOws(s, nameEnd)) !== EQ) break;
     }
     out.push({ scheme, params });
-    if (i < n && !isTchar(s.charCodeAt(i))) return;
+    if (i < n && !isTchar(at(s, i))) return;
   }
 }
 
