@@ -9,7 +9,10 @@ import { bypassesProxy, type CreateProxyFetchOptions, createProxyFetch } from '.
 
 const cert = readFileSync(new URL('../fixtures/localhost-cert.pem', import.meta.url));
 const key = readFileSync(new URL('../fixtures/localhost-key.pem', import.meta.url));
-const good = `Basic ${Buffer.from('user:s3cret').toString('base64')}`;
+const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`, 'utf8').toString('base64')}`;
+const good = basic('user', 's3cret');
+/** Proxy-Authorization values the proxy accepts. */
+const accepted = new Set([good, basic('jürgen', 'pässwörd'), 'Negotiate dG9rZW4=']);
 
 let httpTarget: Server;
 let httpsTarget: Server;
@@ -26,13 +29,24 @@ const listen = (server: Server) =>
     server.listen(0, '127.0.0.1', () => resolve(String((server.address() as AddressInfo).port))),
   );
 
+/** Answers `<scheme> <method> <path> <body>`. */
+const echo = (scheme: string) => (req: IncomingMessage, res: import('node:http').ServerResponse) => {
+  let body = '';
+  req.setEncoding('utf8');
+  req.on('data', (chunk: string) => {
+    body += chunk;
+  });
+  req.on('end', () => res.end(`${scheme} ${req.method} ${req.url}${body ? ` ${body}` : ''}`));
+};
+
 beforeAll(async () => {
-  httpTarget = createHttpServer((req, res) => res.end(`http ${req.method} ${req.url}`));
-  httpsTarget = createHttpsServer({ cert, key }, (req, res) => res.end(`https ${req.method} ${req.url}`));
+  httpTarget = createHttpServer(echo('http'));
+  httpsTarget = createHttpsServer({ cert, key }, echo('https'));
   proxy = createProxy(createHttpServer()) as typeof proxy;
   proxy.authenticate = (req) => {
-    seen.push({ method: req.method ?? '', auth: req.headers['proxy-authorization'] });
-    return !requireAuth || req.headers['proxy-authorization'] === good;
+    const auth = req.headers['proxy-authorization'];
+    seen.push({ method: req.method ?? '', auth });
+    return !requireAuth || (auth !== undefined && accepted.has(auth));
   };
   httpUrl = `http://127.0.0.1:${await listen(httpTarget)}`;
   httpsUrl = `https://127.0.0.1:${await listen(httpsTarget)}`;
@@ -49,8 +63,12 @@ beforeEach(() => {
   requireAuth = true;
 });
 
-const make = (credentials?: CreateProxyFetchOptions['credentials']) =>
-  createProxyFetch({ proxy: proxyUrl, tls: { ca: cert }, env: {}, ...(credentials ? { credentials } : {}) });
+const make = (credentials?: CreateProxyFetchOptions['credentials'], proxy = proxyUrl) =>
+  createProxyFetch({ proxy, tls: { ca: cert }, env: {}, ...(credentials ? { credentials } : {}) });
+const targets = [
+  ['http (absolute-form request)', () => httpUrl, 'GET'],
+  ['https (CONNECT tunnel)', () => httpsUrl, 'CONNECT'],
+] as const;
 
 describe('createProxyFetch', () => {
   it('goes through the proxy when it needs no credentials (http and https targets)', async () => {
@@ -58,47 +76,67 @@ describe('createProxyFetch', () => {
     const fetch = make();
     expect(await (await fetch(`${httpUrl}/a`)).text()).toBe('http GET /a');
     expect(await (await fetch(`${httpsUrl}/b`)).text()).toBe('https GET /b');
-    expect(seen.map((s) => s.method)).toEqual(['GET', 'CONNECT']);
+    expect(seen).toEqual([
+      { method: 'GET', auth: undefined },
+      { method: 'CONNECT', auth: undefined },
+    ]);
   });
 
-  it.each(['http', 'https'])('answers a 407 with good credentials and retries once (%s target)', async (kind) => {
-    const credentials = vi.fn(async (_ctx: unknown) => ({ username: 'user', password: 's3cret' }));
-    const fetch = make(credentials);
-    const url = kind === 'http' ? httpUrl : httpsUrl;
-    expect((await fetch(`${url}/x`)).status).toBe(200);
-    expect(credentials).toHaveBeenCalledTimes(1);
-    expect(credentials.mock.calls[0]?.[0]).toMatchObject({
-      attempt: 1,
-      challenges: [{ scheme: 'basic', params: { realm: expect.any(String) } }],
-    });
-    // The first try, the probe for the challenges, the retry with credentials.
-    expect(seen.map((s) => s.auth)).toEqual([undefined, undefined, good]);
+  it.each(targets)(
+    '%s: answers a 407 with good credentials, retries once, then sends them up front',
+    async (_, url, method) => {
+      const credentials = vi.fn(async (_ctx: unknown) => ({ username: 'user', password: 's3cret' }));
+      const fetch = make(credentials);
+      expect(await (await fetch(`${url()}/x`)).text()).toMatch(/ GET \/x$/);
+      expect(credentials).toHaveBeenCalledTimes(1);
+      expect(credentials.mock.calls[0]?.[0]).toEqual({
+        proxy: new URL(`${proxyUrl}/`),
+        attempt: 1,
+        challenges: [{ scheme: 'basic', params: { realm: 'proxy' } }],
+      });
+      // The first try, the probe for the challenges (the same kind of request), the retry with credentials.
+      expect(seen).toEqual([
+        { method, auth: undefined },
+        { method: method === 'GET' ? 'HEAD' : 'CONNECT', auth: undefined },
+        { method, auth: good },
+      ]);
 
-    // Cached: the next request sends them up front.
-    seen.length = 0;
-    expect((await fetch(`${url}/y`)).status).toBe(200);
-    expect(seen.map((s) => s.auth)).toEqual([good]);
-    expect(credentials).toHaveBeenCalledTimes(1);
-  });
+      seen.length = 0;
+      expect((await fetch(`${url()}/y`)).status).toBe(200);
+      expect(seen).toEqual([{ method, auth: good }]);
+      expect(credentials).toHaveBeenCalledTimes(1);
+    },
+  );
 
-  it('wrong credentials: ProxyAuthenticationError after exactly one retry, credentials redacted', async () => {
+  it.each(targets)('%s: wrong credentials end in ProxyAuthenticationError after exactly one retry', async (_, url) => {
     const credentials = vi.fn(async () => ({ username: 'user', password: 'wrong-password' }));
     const fetch = make(credentials);
-    const error = (await fetch(`${httpsUrl}/x`).catch((e: unknown) => e)) as ProxyAuthenticationError;
+    const error = (await fetch(`${url()}/x`).catch((e: unknown) => e)) as ProxyAuthenticationError;
     expect(isProxyAuthenticationError(error)).toBe(true);
-    expect(error.status).toBe(407);
-    expect(error.proxy).toBe(`${proxyUrl}/`);
-    expect(error.challenges[0]?.scheme).toBe('basic');
-    expect(seen.filter((s) => s.auth !== undefined)).toHaveLength(1);
+    expect(error).toMatchObject({ status: 407, retryable: false, proxy: `${proxyUrl}/` });
+    expect(error.challenges).toEqual([{ scheme: 'basic', params: { realm: 'proxy' } }]);
+    // Rebuilt from the probe, since undici hides the real 407.
+    expect(error.response.headers.get('proxy-authenticate')).toBe('Basic realm="proxy"');
+    expect(seen.map((s) => s.auth)).toEqual([undefined, undefined, basic('user', 'wrong-password')]);
     expect(credentials).toHaveBeenCalledTimes(1);
-    expect(JSON.stringify({ message: error.message, proxy: error.proxy })).not.toContain('wrong-password');
+    expect(JSON.stringify({ message: error.message, proxy: error.proxy, stack: error.stack })).not.toMatch(
+      /wrong-password|d3Jvbmct/,
+    );
+
+    // The refused answer is not cached: the next request asks again (attempt 2).
+    seen.length = 0;
+    await fetch(`${url()}/again`).catch(() => {});
+    expect(seen[0]?.auth).toBeUndefined();
+    expect(credentials).toHaveBeenCalledTimes(2);
   });
 
-  it('null credentials, or no callback: a typed error without a retry', async () => {
+  it('null credentials, or no callback: a typed error with the challenges, without a retry', async () => {
     for (const fetch of [make(async () => null), make()]) {
       seen.length = 0;
-      await expect(fetch(`${httpUrl}/x`)).rejects.toMatchObject({ name: 'ProxyAuthenticationError' });
-      expect(seen.filter((s) => s.auth !== undefined)).toHaveLength(0);
+      const error = (await fetch(`${httpUrl}/x`).catch((e: unknown) => e)) as ProxyAuthenticationError;
+      expect(error).toMatchObject({ name: 'ProxyAuthenticationError', status: 407 });
+      expect(error.challenges[0]?.scheme).toBe('basic');
+      expect(seen.map((s) => s.auth)).toEqual([undefined, undefined]);
     }
   });
 
@@ -108,46 +146,98 @@ describe('createProxyFetch', () => {
     });
     const error = (await fetch(`${httpUrl}/x`).catch((e: unknown) => e)) as ProxyAuthenticationError;
     expect(error.name).toBe('ProxyAuthenticationError');
-    expect(String((error.cause as Error).message)).not.toContain('hunter2');
+    expect((error.cause as Error).message).toBe('credentials callback failed: Error');
+    expect(seen.filter((s) => s.auth !== undefined)).toHaveLength(0);
   });
 
-  it('50 concurrent requests on a fresh client share one credentials call and all succeed', async () => {
+  it('a returned string is the whole header value (Negotiate); Basic is UTF-8', async () => {
+    const negotiate = make(async ({ challenges }) => (challenges.length ? 'Negotiate dG9rZW4=' : null));
+    expect((await negotiate(`${httpsUrl}/n`)).status).toBe(200);
+    expect(seen.at(-1)?.auth).toBe('Negotiate dG9rZW4=');
+
+    const utf8 = make(async () => ({ username: 'jürgen', password: 'pässwörd' }));
+    expect((await utf8(`${httpUrl}/u`)).status).toBe(200);
+    expect(seen.at(-1)?.auth).toBe(`Basic ${Buffer.from('jürgen:pässwörd').toString('base64')}`);
+  });
+
+  it('credentials in the proxy URL are sent up front and kept out of errors', async () => {
+    const withGood = make(undefined, proxyUrl.replace('//', '//user:s3cret@'));
+    expect((await withGood(`${httpsUrl}/p`)).status).toBe(200);
+    expect(seen).toEqual([{ method: 'CONNECT', auth: good }]);
+
+    const withBad = make(undefined, proxyUrl.replace('//', '//user:leaked-secret@'));
+    const error = (await withBad(`${httpsUrl}/p`).catch((e: unknown) => e)) as ProxyAuthenticationError;
+    expect(error.proxy).toBe(`${proxyUrl}/`);
+    expect(`${error.message} ${error.stack}`).not.toContain('leaked-secret');
+  });
+
+  it('replays a Request body on the retry', async () => {
+    const fetch = make(async () => good);
+    const request = new Request(`${httpsUrl}/post`, { method: 'POST', body: 'payload', headers: { 'x-a': '1' } });
+    expect(await (await fetch(request)).text()).toBe('https POST /post payload');
+    const init = await fetch(`${httpUrl}/post`, { method: 'POST', body: 'second' });
+    expect(await init.text()).toBe('http POST /post second');
+  });
+
+  it('50 concurrent requests on a fresh client share one probe and one credentials call, and all succeed', async () => {
     const credentials = vi.fn(async () => {
-      await new Promise((r) => setTimeout(r, 20));
+      // Answer only once every first try was refused and the probe made: all 50 are waiting on this call.
+      await vi.waitFor(() => expect(seen.length).toBeGreaterThanOrEqual(51), { timeout: 5000, interval: 5 });
       return good;
     });
     const fetch = make(credentials);
     const responses = await Promise.all(Array.from({ length: 50 }, (_, i) => fetch(`${httpsUrl}/c${i}`)));
-    expect(responses.every((r) => r.status === 200)).toBe(true);
+    expect(responses.map((r) => r.status)).toEqual(Array(50).fill(200));
     expect(credentials).toHaveBeenCalledTimes(1);
+    // 50 first tries, one probe, 50 retries.
+    expect(seen.filter((s) => s.auth === undefined)).toHaveLength(51);
+    expect(seen.filter((s) => s.auth === good)).toHaveLength(50);
   });
 
-  it('NO_PROXY sends straight to the target', async () => {
-    const fetch = createProxyFetch({ env: { HTTP_PROXY: proxyUrl, NO_PROXY: 'example.test, 127.0.0.1' } });
+  it('NO_PROXY sends straight to the target (https too, with the same TLS options)', async () => {
+    const fetch = createProxyFetch({
+      tls: { ca: cert },
+      env: { HTTP_PROXY: proxyUrl, HTTPS_PROXY: proxyUrl, NO_PROXY: 'example.test, 127.0.0.1' },
+    });
     expect(await (await fetch(`${httpUrl}/direct`)).text()).toBe('http GET /direct');
+    expect(await (await fetch(`${httpsUrl}/direct`)).text()).toBe('https GET /direct');
     expect(seen).toHaveLength(0);
   });
 
-  it('reads HTTP_PROXY from the environment', async () => {
+  it('reads the proxy from the environment: HTTP_PROXY for http, HTTPS_PROXY for https, lowercase first', async () => {
     requireAuth = false;
-    const fetch = createProxyFetch({ env: { HTTP_PROXY: proxyUrl } });
+    const unused = 'http://127.0.0.1:9';
+    const fetch = createProxyFetch({
+      tls: { ca: cert },
+      env: { http_proxy: proxyUrl, HTTP_PROXY: unused, HTTPS_PROXY: proxyUrl },
+    });
     expect((await fetch(`${httpUrl}/env`)).status).toBe(200);
-    expect(seen).toHaveLength(1);
+    expect((await fetch(`${httpsUrl}/env`)).status).toBe(200);
+    expect(seen.map((s) => s.method)).toEqual(['GET', 'CONNECT']);
+    // No proxy configured: direct.
+    seen.length = 0;
+    expect((await createProxyFetch({ env: {} })(`${httpUrl}/none`)).status).toBe(200);
+    expect(seen).toHaveLength(0);
   });
 
-  it('through createApiFetch, a 407 is never retried by the retry layer', async () => {
-    const credentials = vi.fn(async () => null);
-    const api = createApiFetch({ baseUrl: httpUrl, fetch: make(credentials), retry: { limit: 3 } });
+  it.each(targets)('%s: through createApiFetch, a 407 is never retried by the retry layer', async (_, url) => {
+    const credentials = vi.fn(async () => ({ username: 'user', password: 'wrong' }));
+    const api = createApiFetch({ baseUrl: url(), fetch: make(credentials), retry: { limit: 2 } });
     const error = await api.get('x').catch((e: unknown) => e);
     expect(isProxyAuthenticationError(error)).toBe(true);
     expect(credentials).toHaveBeenCalledTimes(1);
-    // First try and the probe: no retry of a 407.
-    expect(seen).toHaveLength(2);
+    // First try, probe, one retry with credentials: no second round from the retry layer.
+    expect(seen.map((s) => s.auth)).toEqual([undefined, undefined, basic('user', 'wrong')]);
   });
 
-  it('validates options by name', () => {
-    expect(() => createProxyFetch({ proxy: 'ftp://x' })).toThrow('`proxy`');
+  it('validates options by name, without echoing a proxy URL', () => {
+    expect(() => createProxyFetch({ proxy: 'ftp://user:pw@x' })).toThrow(/`proxy` must be .*\[redacted\]/);
     expect(() => createProxyFetch({ credentials: 'x' as never })).toThrow('`credentials`');
+    expect(() => createProxyFetch({ noProxy: 1 as never })).toThrow('`noProxy`');
+    expect(() => createProxyFetch({ tls: 'x' as never })).toThrow('`tls`');
+    expect(() => createProxyFetch({ proxy: 'not a url' })).toThrow(
+      expect.objectContaining({ name: 'InvalidOptionError' }),
+    );
   });
 });
 
@@ -155,13 +245,20 @@ describe('NO_PROXY rules', () => {
   it.each([
     ['http://api.example.test/', 'example.test', true],
     ['http://example.test/', '.example.test', true],
+    ['http://api.example.test/', '.example.test', true],
     ['http://deep.api.example.test/', '*.example.test', true],
     ['http://notexample.test/', 'example.test', false],
+    ['http://API.Example.TEST/', 'example.test', true],
     ['http://api.example.test:8080/', 'api.example.test:8080', true],
     ['http://api.example.test:9090/', 'api.example.test:8080', false],
     ['https://api.example.test/', 'api.example.test:443', true],
+    ['http://api.example.test/', 'api.example.test:443', false],
     ['http://10.1.2.3/', '10.1.2.3', true],
+    ['http://10.1.2.30/', '10.1.2.3', false],
     ['http://[::1]:80/', '[::1]', true],
+    ['http://127.0.0.1/', 'example.test', false],
+    ['http://localhost/', 'other.test, localhost', true],
+    ['http://b.test/', 'a.test b.test', true],
     ['http://anything.test/', '*', true],
     ['http://anything.test/', '', false],
   ])('%s with %j → %s', (url, rule, expected) => {

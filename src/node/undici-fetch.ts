@@ -1,0 +1,43 @@
+import { type Dispatcher, fetch as undiciFetch } from 'undici';
+
+type UndiciInit = NonNullable<Parameters<typeof undiciFetch>[1]>;
+
+/**
+ * Send through undici's own `fetch` with `dispatcher`. Node's built-in fetch bundles an older undici whose handler
+ * API does not match undici 8's `ProxyAgent` ("invalid onRequestStart method"), and undici's fetch does not take the
+ * built-in `Request` whole, so the request is passed as URL + init and the answer converted back to the global
+ * `Response` that ky and callers check against.
+ */
+export async function fetchWithDispatcher(
+  input: string | URL | Request,
+  init: RequestInit | undefined,
+  dispatcher: Dispatcher | undefined,
+): Promise<Response> {
+  let url: string;
+  let options: Record<string, unknown>;
+  if (typeof input === 'string' || input instanceof URL) {
+    url = String(input);
+    options = { ...init };
+  } else {
+    url = input.url;
+    options = {
+      method: input.method,
+      headers: [...input.headers],
+      body: input.body,
+      redirect: input.redirect,
+      signal: input.signal,
+      ...(input.body ? { duplex: 'half' } : {}),
+      ...init,
+    };
+  }
+  if (dispatcher) options.dispatcher = dispatcher;
+  const res = await undiciFetch(url, options as UndiciInit);
+  const response = new Response(res.body as ReadableStream<Uint8Array> | null, {
+    status: res.status,
+    statusText: res.statusText,
+    headers: [...res.headers],
+  });
+  Object.defineProperty(response, 'url', { value: res.url });
+  Object.defineProperty(response, 'redirected', { value: res.redirected });
+  return response;
+}
