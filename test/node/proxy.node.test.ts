@@ -23,6 +23,8 @@ let httpsUrl: string;
 /** Every request and CONNECT the proxy saw, with the Proxy-Authorization it carried. */
 const seen: { method: string; auth: string | undefined }[] = [];
 let requireAuth = true;
+/** Requests that reached `/hang` on a target, never answered. */
+const hanging: IncomingMessage[] = [];
 
 const listen = (server: Server) =>
   new Promise<string>((resolve) =>
@@ -36,6 +38,10 @@ const echo = (scheme: string) => (req: IncomingMessage, res: import('node:http')
   req.on('data', (chunk: string) => {
     body += chunk;
   });
+  if (req.url === '/hang') {
+    hanging.push(req);
+    return;
+  }
   req.on('end', () => res.end(`${scheme} ${req.method} ${req.url}${body ? ` ${body}` : ''}`));
 };
 
@@ -130,6 +136,25 @@ describe('createProxyFetch', () => {
     expect(credentials).toHaveBeenCalledTimes(2);
   });
 
+  it('cached credentials the proxy later refuses: asked again (attempt 2), the request retried once', async () => {
+    const rotated = basic('user', 'rotated');
+    const answers = [good, rotated];
+    const credentials = vi.fn(async (_ctx: { attempt: number }) => answers.shift() ?? null);
+    const fetch = make(credentials);
+    expect((await fetch(`${httpsUrl}/1`)).status).toBe(200);
+    accepted.delete(good);
+    accepted.add(rotated);
+    try {
+      seen.length = 0;
+      expect((await fetch(`${httpsUrl}/2`)).status).toBe(200);
+      expect(credentials.mock.calls.map(([ctx]) => ctx.attempt)).toEqual([1, 2]);
+      expect(seen.map((s) => s.auth)).toEqual([good, undefined, rotated]);
+    } finally {
+      accepted.delete(rotated);
+      accepted.add(good);
+    }
+  });
+
   it('null credentials, or no callback: a typed error with the challenges, without a retry', async () => {
     for (const fetch of [make(async () => null), make()]) {
       seen.length = 0;
@@ -177,6 +202,18 @@ describe('createProxyFetch', () => {
     expect(await (await fetch(request)).text()).toBe('https POST /post payload');
     const init = await fetch(`${httpUrl}/post`, { method: 'POST', body: 'second' });
     expect(await init.text()).toBe('http POST /post second');
+  });
+
+  it.each(targets)('%s: an abort signal reaches the proxied request in flight', async (_, url) => {
+    requireAuth = false;
+    hanging.length = 0;
+    const fetch = make();
+    const controller = new AbortController();
+    const pending = fetch(new Request(`${url()}/hang`, { signal: controller.signal }));
+    await vi.waitFor(() => expect(hanging).toHaveLength(1));
+    controller.abort();
+    await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
+    await vi.waitFor(() => expect(hanging[0]?.destroyed).toBe(true));
   });
 
   it('50 concurrent requests on a fresh client share one probe and one credentials call, and all succeed', async () => {
