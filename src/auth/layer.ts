@@ -48,7 +48,14 @@ async function sendWithToken(deps: AuthLayerDeps, send: Send, request: Request, 
   if (response.status !== 401) return response;
 
   const challenges = parseChallenges(response);
-  const next = await session.recover(grant, challenges, request.signal);
+  let next: TokenGrant | AuthFailure;
+  try {
+    next = await session.recover(grant, challenges, request.signal);
+  } catch (abortReason) {
+    // Aborted while waiting for the refresh: this request ends here, the refresh goes on for the others.
+    discard(response);
+    throw abortReason;
+  }
   if (isFailure(next)) throw unauthenticated(deps, request, next, response, challenges);
   discard(response);
   deps.emit({

@@ -1,10 +1,11 @@
 import pRetry from 'p-retry';
 import { bearerChallenge, type Challenge } from '../challenge.js';
+import { InvalidOptionError } from '../errors.js';
 import type { Emit } from '../events.js';
 import { backoffDelay } from '../retry/backoff.js';
 import type { Coordinator } from './cross-tab.js';
 import { type AuthFailure, type AuthSession, isFailure, type TokenGrant } from './session.js';
-import { expiryOf, memoryTokenStore, type TokenSet, type TokenStore } from './tokens.js';
+import { expiryOf, isTokenSet, memoryTokenStore, type TokenSet, type TokenStore } from './tokens.js';
 
 /** What `auth.refresh` receives. */
 export interface RefreshContext {
@@ -68,6 +69,27 @@ class RefreshTimeout extends Error {
   override readonly name = 'RefreshTimeout';
 }
 
+class InvalidRefreshResult extends Error {
+  override readonly name = 'InvalidRefreshResult';
+  constructor() {
+    super('auth.refresh must resolve to a TokenSet ({ accessToken, refreshToken?, expiresAt? })');
+  }
+}
+
+/** The `reason` of a `refresh:failure` event: `timeout`, `status <n>`, `network`, or the error's name. Never a token. */
+function failureReason(error: unknown): string {
+  if (error instanceof RefreshTimeout) return 'timeout';
+  const e = (typeof error === 'object' && error !== null ? error : {}) as {
+    name?: unknown;
+    status?: unknown;
+    response?: { status?: unknown };
+  };
+  const status = typeof e.status === 'number' ? e.status : e.response?.status;
+  if (typeof status === 'number') return `status ${status}`;
+  if (isTransientRefreshError(error)) return 'network';
+  return typeof e.name === 'string' ? e.name : 'error';
+}
+
 /**
  * Tokens, generations and the single-flight refresh of one client (shared by its `extend`ed children).
  * Never a loop: one refresh answers every request waiting on it; a 401 on a token fresh from a refresh signs out
@@ -81,6 +103,8 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
   let generation = 0;
   /** The generation a refresh produced and no response has yet accepted. */
   let unconfirmed: number | undefined;
+  /** The generation whose token the server refused (401) and no refresh has replaced yet. */
+  let refused: number | undefined;
   let signedOut = false;
   let episodeOpen = false;
   let inflight: Promise<TokenGrant | AuthFailure> | undefined;
@@ -146,6 +170,14 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
     episodeOpen = false;
   };
   const grant = (): TokenGrant | undefined => (tokens ? { token: tokens.accessToken, generation } : undefined);
+  /** Whether the current token may still be sent although no refresh replaced it: not refused, not known expired. */
+  const usable = () => !signedOut && tokens !== undefined && refused !== generation && (expiry ?? Infinity) > now();
+  /**
+   * A refresh that produced no token (failed transiently, withheld by the circuit breaker) still leaves a request
+   * the current token when that token works; every waiter on the refresh gets the same answer.
+   */
+  const settle = (result: TokenGrant | AuthFailure): TokenGrant | AuthFailure =>
+    isFailure(result) && usable() ? (grant() ?? result) : result;
   const signOut = async () => {
     tokens = undefined;
     signedOut = true;
@@ -219,9 +251,7 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
           },
         },
       );
-      if (!next || typeof next.accessToken !== 'string' || next.accessToken === '') {
-        throw new TypeError('auth.refresh must resolve to a TokenSet with an accessToken');
-      }
+      if (!isTokenSet(next)) throw new InvalidRefreshResult();
       // Written before the lock is released, so the next holder sees it.
       await coordinator?.state.write(next);
       return next;
@@ -252,16 +282,11 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
       return { token: next.accessToken, generation, refreshed: true };
     } catch (error) {
       const timedOut = error instanceof RefreshTimeout;
-      emit({
-        type: 'refresh:failure',
-        durationMs: now() - time,
-        attempt,
-        reason: timedOut ? 'timeout' : error instanceof Error ? error.name : 'error',
-      });
-      // A proactive refresh that failed transiently leaves a token that still works: keep it and try again later.
-      // Anything else (a refused refresh token, an expired access token) ends the session.
-      const stillValid = reason === 'expired' && expiry !== undefined && expiry > now();
-      if (!(stillValid && (timedOut || isTransientRefreshError(error)))) await signOut();
+      emit({ type: 'refresh:failure', durationMs: now() - time, attempt, reason: failureReason(error) });
+      // A proactive or manual refresh that failed transiently leaves a token that still works: keep it and try
+      // again later. Anything else (a refused refresh token, a token the server refused) ends the session.
+      const transient = timedOut || isTransientRefreshError(error);
+      if (!(reason !== 'rejected' && transient && usable())) await signOut();
       return { failure: timedOut ? 'refresh_timeout' : 'refresh_failed', cause: error };
     } finally {
       clearTimeout(timer);
@@ -282,15 +307,16 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
   return {
     async acquire(signal) {
       await load();
-      if (inflight) return waitFor(inflight, signal);
+      if (inflight) return settle(await waitFor(inflight, signal));
       if (signedOut) return { failure: 'signed_out' };
       if (!tokens) return undefined;
+      if (!options.refresh) return grant();
+      // The server refused this token and the circuit breaker held the refresh back: never send it again as is.
+      // Refresh first, which fails fast (`refresh_limit`) while the breaker is still open.
+      if (refused === generation) return settle(await waitFor(singleFlight('rejected', tokens.accessToken), signal));
       const leeway = expiry === undefined ? 0 : Math.min(options.refreshLeewayMs, (expiry - obtainedAt) / 2);
-      if (options.refresh && expiry !== undefined && expiry - now() <= leeway) {
-        const result = await waitFor(singleFlight('expired', tokens.accessToken), signal);
-        // Refresh withheld (circuit breaker) or failed transiently while the token still works: send it.
-        if (isFailure(result) && !signedOut && tokens && expiry > now()) return grant();
-        return result;
+      if (expiry !== undefined && expiry - now() <= leeway) {
+        return settle(await waitFor(singleFlight('expired', tokens.accessToken), signal));
       }
       return grant();
     },
@@ -305,18 +331,17 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
         };
       }
       if (challenges.length > 0 && !bearer) return { failure: 'unsupported_challenge' };
-      if (inflight) return waitFor(inflight, signal);
+      if (rejected.generation === generation) refused = generation;
+      if (inflight) return settle(await waitFor(inflight, signal));
       if (signedOut) return { failure: 'signed_out' };
-      if (rejected.generation !== generation) {
-        // The request carried an older token: the current one was never tried, so replay with it.
-        return grant() ?? { failure: 'signed_out' };
-      }
+      // The request carried an older token and the current one was never refused: replay with it, no refresh.
+      if (refused !== generation) return grant() ?? { failure: 'signed_out' };
       if (unconfirmed === generation) {
         await signOut();
         return { failure: 'rejected_after_refresh' };
       }
       const challenge = challenges.find((c) => c.scheme === 'bearer');
-      return waitFor(singleFlight('rejected', rejected.token, challenge), signal);
+      return settle(await waitFor(singleFlight('rejected', tokens?.accessToken, challenge), signal));
     },
 
     confirm(accepted) {
@@ -335,6 +360,13 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
     },
 
     async setTokens(next) {
+      if (!isTokenSet(next)) {
+        throw new InvalidOptionError(
+          'auth.setTokens(tokens)',
+          'a TokenSet ({ accessToken, refreshToken?, expiresAt? })',
+          next,
+        );
+      }
       await load();
       adopt(next);
       unconfirmed = undefined;
@@ -346,7 +378,7 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
 
     async getTokens() {
       await load();
-      return tokens;
+      return tokens && { ...tokens };
     },
 
     async clear() {
@@ -360,8 +392,8 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
     async refresh() {
       await load();
       const result = await singleFlight('manual', undefined);
-      if ('failure' in result) throw result.cause ?? new Error(`refresh failed: ${result.failure}`);
-      return tokens as TokenSet;
+      if (isFailure(result)) throw result.cause ?? new Error(`refresh failed: ${result.failure}`);
+      return { ...(tokens as TokenSet) };
     },
   };
 }

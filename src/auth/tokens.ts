@@ -47,28 +47,32 @@ export function isTokenSet(value: unknown): value is TokenSet {
   );
 }
 
+/** The part of the Web Storage API a `storageTokenStore` uses. */
+export type TokenStorage = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
+
 /**
- * Keeps tokens as JSON under `key` in a Web Storage (`localStorage`, `sessionStorage`). Corrupt or foreign JSON
- * reads as an error, which the client reports (`store:fallback`) before falling back to memory.
+ * Keeps tokens as JSON under `key` in a Web Storage (`localStorage`, `sessionStorage`). Corrupt or foreign JSON,
+ * a full quota or a disabled storage make the operation throw, which the client reports (`store:fallback`) before
+ * falling back to memory. Pass a function (`() => localStorage`) where merely reading `localStorage` can throw
+ * (storage disabled by the browser's settings), so that this too ends in the fallback rather than at start-up.
+ * @example storageTokenStore(() => localStorage, 'tokens')
  */
-export function storageTokenStore(
-  storage: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>,
-  key: string,
-): TokenStore {
+export function storageTokenStore(storage: TokenStorage | (() => TokenStorage), key: string): TokenStore {
+  const area = typeof storage === 'function' ? storage : () => storage;
   return {
     key,
     get() {
-      const raw = storage.getItem(key);
+      const raw = area().getItem(key);
       if (raw === null) return undefined;
       const parsed: unknown = JSON.parse(raw);
       if (!isTokenSet(parsed)) throw new TypeError(`stored value under "${key}" is not a token set`);
       return parsed;
     },
     set(tokens) {
-      storage.setItem(key, JSON.stringify(tokens));
+      area().setItem(key, JSON.stringify(tokens));
     },
     clear() {
-      storage.removeItem(key);
+      area().removeItem(key);
     },
   };
 }

@@ -1,0 +1,304 @@
+import { HTTPError, NetworkError, TimeoutError } from 'ky';
+import { describe, expect, it, vi } from 'vitest';
+import { isTransientRefreshError } from '../../src/auth/refresh.js';
+import {
+  type ApiFetchEvent,
+  type AuthOptions,
+  createApiFetch,
+  InvalidOptionError,
+  isUnauthenticatedError,
+  storageTokenStore,
+  type TokenSet,
+  type UnauthenticatedError,
+} from '../../src/index.js';
+
+const base = 'https://api.example.test';
+
+/**
+ * A client over an in-memory API: a request is accepted when it carries a token in `valid`, else answered 401 with
+ * `challenge` (none when undefined). `refresh` is counted; its result is whatever `refreshImpl` gives.
+ */
+function harness(auth: AuthOptions, challenge: string | undefined = 'Bearer error="invalid_token"') {
+  const valid = new Set<string>();
+  const sent: { path: string; token: string | null }[] = [];
+  const events: ApiFetchEvent[] = [];
+  const onUnauthenticated = vi.fn();
+  let clock = Date.UTC(2026, 0, 1);
+  const api = createApiFetch({
+    baseUrl: base,
+    now: () => clock,
+    retry: false,
+    onEvent: (e) => events.push(e),
+    onUnauthenticated,
+    fetch: async (request) => {
+      const token = request.headers.get('authorization')?.replace(/^Bearer /, '') ?? null;
+      sent.push({ path: new URL(request.url).pathname, token });
+      if (token !== null && valid.has(token)) return new Response('ok');
+      return new Response(null, { status: 401, headers: challenge ? { 'www-authenticate': challenge } : {} });
+    },
+    auth,
+  });
+  return {
+    api,
+    valid,
+    sent,
+    events,
+    onUnauthenticated,
+    advance: (ms: number) => {
+      clock += ms;
+    },
+    now: () => clock,
+  };
+}
+
+const reasonOf = (e: unknown) => (isUnauthenticatedError(e) ? e.reason : e);
+const deferred = () => {
+  let release!: () => void;
+  const promise = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  return { promise, release };
+};
+
+describe('refresh failures: which are retried', () => {
+  it.each([
+    ['ky HTTPError 503', true, new HTTPError(new Response(null, { status: 503 }), new Request(base), {} as never)],
+    ['ky HTTPError 429', true, new HTTPError(new Response(null, { status: 429 }), new Request(base), {} as never)],
+    ['ky HTTPError 400', false, new HTTPError(new Response(null, { status: 400 }), new Request(base), {} as never)],
+    ['ky NetworkError', true, new NetworkError(new Request(base))],
+    ['ky TimeoutError', true, new TimeoutError(new Request(base))],
+    ['fetch network TypeError', true, new TypeError('fetch failed')],
+    ['{ status: 500 }', true, Object.assign(new Error('x'), { status: 500 })],
+    ['{ status: 408 }', true, Object.assign(new Error('x'), { status: 408 })],
+    ['{ status: 400 } invalid_grant', false, Object.assign(new Error('invalid_grant'), { status: 400 })],
+    ['{ status: 401 }', false, Object.assign(new Error('x'), { status: 401 })],
+    ['a plain Error', false, new Error('refresh token revoked')],
+    ['a string', false, 'nope'],
+  ])('%s → transient: %s', (_name, transient, error) => {
+    expect(isTransientRefreshError(error)).toBe(transient);
+  });
+
+  it.each([
+    [400, 'status 400'],
+    [401, 'status 401'],
+  ])('a definitive %i is not retried: one call, signed out, refresh:failure says %s', async (status, reason) => {
+    const refresh = vi.fn(async (): Promise<TokenSet> => {
+      throw Object.assign(new Error('refused'), { status, error: 'invalid_grant' });
+    });
+    const h = harness({ tokens: { accessToken: 'old' }, refresh, refreshRetries: 3 });
+    expect(reasonOf(await h.api.get('x').catch((e: unknown) => e))).toBe('refresh_failed');
+    expect(refresh).toHaveBeenCalledTimes(1);
+    expect(h.events.find((e) => e.type === 'refresh:failure')).toMatchObject({ reason, attempt: 1 });
+    expect(reasonOf(await h.api.get('y').catch((e: unknown) => e))).toBe('signed_out');
+  });
+
+  it('a refresh that resolves to something other than a TokenSet fails and signs out', async () => {
+    const h = harness({ tokens: { accessToken: 'old' }, refresh: async () => ({ access_token: 'x' }) as never });
+    expect(reasonOf(await h.api.get('x').catch((e: unknown) => e))).toBe('refresh_failed');
+    expect(await h.api.auth.getTokens()).toBeUndefined();
+  });
+});
+
+describe('proactive refresh that fails transiently', () => {
+  it('every request waiting on it keeps the token that still works, and nobody is signed out', async () => {
+    const gate = deferred();
+    const refresh = vi.fn(async (): Promise<TokenSet> => {
+      await gate.promise;
+      throw Object.assign(new Error('auth server down'), { status: 503 });
+    });
+    const h = harness({ refresh, refreshRetries: 0 });
+    await h.api.auth.setTokens({ accessToken: 'current', expiresAt: h.now() + 40_000 });
+    h.valid.add('current');
+    h.advance(25_000); // within the last half of its life: due for a proactive refresh
+    const results = Array.from({ length: 5 }, (_, i) => h.api.get(`r${i}`).text());
+    await vi.waitFor(() => expect(refresh).toHaveBeenCalledTimes(1));
+    gate.release();
+    expect(await Promise.all(results)).toEqual(Array(5).fill('ok'));
+    expect(h.sent.map((s) => s.token)).toEqual(Array(5).fill('current'));
+    expect(refresh).toHaveBeenCalledTimes(1);
+    expect(h.onUnauthenticated).not.toHaveBeenCalled();
+  });
+});
+
+describe('a request started while a refresh runs', () => {
+  it('waits for it and is sent once, with the new token', async () => {
+    const gate = deferred();
+    const h = harness({
+      tokens: { accessToken: 'old' },
+      refresh: async () => {
+        await gate.promise;
+        h.valid.add('new');
+        return { accessToken: 'new' };
+      },
+    });
+    const first = h.api.get('first').text();
+    await vi.waitFor(() => expect(h.events.some((e) => e.type === 'refresh:start')).toBe(true));
+    const late = h.api.get('late').text();
+    await Promise.resolve();
+    gate.release();
+    expect(await Promise.all([first, late])).toEqual(['ok', 'ok']);
+    expect(h.sent.filter((s) => s.path === '/late')).toEqual([{ path: '/late', token: 'new' }]);
+  });
+});
+
+describe('circuit breaker', () => {
+  it('beyond maxRefreshes, requests fail fast without a send until the window has passed', async () => {
+    let n = 0;
+    const h = harness({
+      tokens: { accessToken: 'old' },
+      maxRefreshes: 2,
+      refreshWindowMs: 60_000,
+      refresh: async () => {
+        n += 1;
+        // Each new token works for one request only (a server revoking them), so each request needs a refresh.
+        h.valid.clear();
+        h.valid.add(`at-${n}`);
+        return { accessToken: `at-${n}` };
+      },
+    });
+    expect(await h.api.get('a').text()).toBe('ok');
+    h.valid.clear();
+    expect(await h.api.get('b').text()).toBe('ok');
+    h.valid.clear();
+    const limited = (await h.api.get('c').catch((e: unknown) => e)) as UnauthenticatedError;
+    expect(limited.reason).toBe('refresh_limit');
+    expect(limited.sent).toBe(true);
+    expect(n).toBe(2);
+    expect(h.onUnauthenticated).toHaveBeenCalledTimes(1);
+
+    const sends = h.sent.length;
+    const fast = (await h.api.get('d').catch((e: unknown) => e)) as UnauthenticatedError;
+    expect(fast.reason).toBe('refresh_limit');
+    expect(fast.sent).toBe(false);
+    expect(h.sent.length).toBe(sends);
+    expect(h.onUnauthenticated).toHaveBeenCalledTimes(1);
+
+    h.advance(60_001);
+    expect(await h.api.get('e').text()).toBe('ok');
+    expect(n).toBe(3);
+    expect(h.sent.filter((s) => s.path === '/e')).toEqual([{ path: '/e', token: 'at-3' }]);
+  });
+});
+
+describe('challenges', () => {
+  it.each([
+    ['DPoP without a DPoP setup', 'unsupported_challenge', 'DPoP algs="ES256"'],
+    ['Basic and Negotiate', 'unsupported_challenge', 'Basic realm="x", Negotiate'],
+  ])('only %s: no refresh, %s', async (_name, reason, header) => {
+    const refresh = vi.fn(async () => ({ accessToken: 'new' }));
+    const h = harness({ tokens: { accessToken: 'old' }, refresh }, header);
+    const error = (await h.api.get('x').catch((e: unknown) => e)) as UnauthenticatedError;
+    expect(error.reason).toBe(reason);
+    expect(error.challenges.length).toBeGreaterThan(0);
+    expect(refresh).not.toHaveBeenCalled();
+    expect(h.sent).toHaveLength(1);
+  });
+
+  it('Bearer offered next to Basic: refresh and replay', async () => {
+    const h = harness(
+      { tokens: { accessToken: 'old' }, refresh: async () => ({ accessToken: 'new' }) },
+      'Basic, Bearer',
+    );
+    h.valid.add('new');
+    expect(await h.api.get('x').text()).toBe('ok');
+    expect(h.sent.map((s) => s.token)).toEqual(['old', 'new']);
+  });
+
+  it('the refresh context carries the reason and the Bearer challenge, never through the auth layer', async () => {
+    const contexts: unknown[] = [];
+    const h = harness(
+      {
+        tokens: { accessToken: 'old', refreshToken: 'rt' },
+        refresh: async ({ tokens, reason, challenge, signal }) => {
+          contexts.push({ tokens, reason, challenge, aborted: signal.aborted });
+          return { accessToken: 'new' };
+        },
+      },
+      'Bearer realm="api", error="invalid_token"',
+    );
+    h.valid.add('new');
+    await h.api.get('x').text();
+    expect(contexts).toEqual([
+      {
+        tokens: { accessToken: 'old', refreshToken: 'rt' },
+        reason: 'rejected',
+        challenge: { scheme: 'bearer', params: { realm: 'api', error: 'invalid_token' } },
+        aborted: false,
+      },
+    ]);
+    expect(h.sent.map((s) => s.path)).toEqual(['/x', '/x']);
+  });
+});
+
+describe('api.auth', () => {
+  it('concurrent refresh() calls share one refresh; a transient failure keeps the tokens', async () => {
+    let calls = 0;
+    const h = harness({
+      tokens: { accessToken: 'old', refreshToken: 'rt' },
+      refreshRetries: 0,
+      refresh: async () => {
+        calls += 1;
+        if (calls === 2) throw Object.assign(new Error('down'), { status: 502 });
+        return { accessToken: `at-${calls}` };
+      },
+    });
+    const [a, b] = await Promise.all([h.api.auth.refresh(), h.api.auth.refresh()]);
+    expect(calls).toBe(1);
+    expect(a).toEqual({ accessToken: 'at-1' });
+    expect(b).toEqual(a);
+    await expect(h.api.auth.refresh()).rejects.toMatchObject({ status: 502 });
+    expect(await h.api.auth.getTokens()).toEqual({ accessToken: 'at-1' });
+    expect(h.events.filter((e) => e.type === 'refresh:start').map((e) => (e as { reason: string }).reason)).toEqual([
+      'manual',
+      'manual',
+    ]);
+  });
+
+  it('setTokens rejects a value that is not a TokenSet; getTokens returns a copy', async () => {
+    const h = harness({});
+    await expect(h.api.auth.setTokens({ accessToken: '' })).rejects.toBeInstanceOf(InvalidOptionError);
+    await h.api.auth.setTokens({ accessToken: 't', expiresAt: 1 });
+    const copy = await h.api.auth.getTokens();
+    if (copy) copy.accessToken = 'mutated';
+    expect(await h.api.auth.getTokens()).toEqual({ accessToken: 't', expiresAt: 1 });
+  });
+
+  it('with getAccessToken, api.auth does not manage tokens', async () => {
+    const api = createApiFetch({ baseUrl: base, auth: { getAccessToken: () => 't' } });
+    await expect(api.auth.setTokens({ accessToken: 'x' })).rejects.toThrow('getAccessToken');
+    await expect(api.auth.refresh()).rejects.toThrow('getAccessToken');
+    expect(await api.auth.getTokens()).toBeUndefined();
+  });
+});
+
+describe('stores', () => {
+  it('a storage that throws on access (disabled) falls back to memory with one event, never breaking a request', async () => {
+    const disabled = () => {
+      throw new DOMException('The operation is insecure.', 'SecurityError');
+    };
+    const h = harness({ tokens: { accessToken: 'tok' }, store: storageTokenStore(disabled, 'tokens') });
+    h.valid.add('tok');
+    expect(await h.api.get('x').text()).toBe('ok');
+    expect(await h.api.get('y').text()).toBe('ok');
+    expect(h.events.filter((e) => e.type === 'store:fallback')).toEqual([
+      expect.objectContaining({ operation: 'set', error: 'SecurityError' }),
+    ]);
+  });
+
+  it('an async store works, and a corrupt stored value reads as no tokens with a store:fallback event', async () => {
+    const saved = new Map<string, string>([['k', '{"accessToken":']]);
+    const h = harness({
+      store: {
+        get: async () => {
+          const raw = saved.get('k');
+          return raw === undefined ? undefined : (JSON.parse(raw) as TokenSet);
+        },
+        set: async (t) => void saved.set('k', JSON.stringify(t)),
+        clear: async () => void saved.delete('k'),
+      },
+    });
+    expect(await h.api.auth.getTokens()).toBeUndefined();
+    expect(h.events.filter((e) => e.type === 'store:fallback')).toHaveLength(1);
+    expect(JSON.stringify(h.events)).not.toContain('accessToken');
+  });
+});
