@@ -1,5 +1,11 @@
 export type { AuthController, LockFunction, RefreshContext } from './auth/refresh.js';
-export { memoryTokenStore, storageTokenStore, type TokenSet, type TokenStore } from './auth/tokens.js';
+export {
+  memoryTokenStore,
+  storageTokenStore,
+  type TokenSet,
+  type TokenStorage,
+  type TokenStore,
+} from './auth/tokens.js';
 export {
   type BearerChallenge,
   bearerChallenge,

@@ -14,7 +14,8 @@ export interface AuthOptions {
   /**
    * Returns the current access token; read at send time, for every attempt. Use it when your app manages tokens
    * itself; apifetch then never refreshes (a 401 ends in `UnauthenticatedError` with reason `no_refresh`).
-   * Leave it out to let apifetch hold the tokens (`tokens` / `store`) and refresh them (`refresh`).
+   * Leave it out to let apifetch hold the tokens (`tokens` / `store`) and refresh them (`refresh`); it cannot be
+   * combined with those.
    * @default undefined
    */
   getAccessToken?: () => MaybeToken | Promise<MaybeToken>;
@@ -170,6 +171,10 @@ export interface ResolvedOptions {
   now: () => number;
 }
 
+/** A value that may be a token (a string passed where a function or object belongs): never put it in a message. */
+export const hidden = <T>(value: T): T | { toString(): string } =>
+  typeof value === 'string' ? { toString: () => 'a string (not shown: it may be a token)' } : value;
+
 const isObject = (value: unknown): value is object =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -211,7 +216,18 @@ export function resolveOptions(options: ApiFetchOptions): ResolvedOptions {
   const auth = options.auth ?? {};
   if (auth !== false) {
     if (!isObject(auth)) throw new InvalidOptionError('auth', 'an object or false', auth);
-    optionalFunction(auth.getAccessToken, 'auth.getAccessToken');
+    optionalFunction(hidden(auth.getAccessToken), 'auth.getAccessToken');
+    if (auth.getAccessToken !== undefined) {
+      const managed = (['tokens', 'store', 'refresh'] as const).find((name) => auth[name] !== undefined);
+      // Two sources of truth for the token would disagree after the first refresh.
+      if (managed) {
+        throw new InvalidOptionError(
+          'auth.getAccessToken',
+          `left out when \`auth.${managed}\` is set (apifetch then holds the tokens)`,
+          auth.getAccessToken,
+        );
+      }
+    }
     if (auth.origins !== undefined) {
       if (!Array.isArray(auth.origins))
         throw new InvalidOptionError('auth.origins', 'an array of origins', auth.origins);
@@ -226,7 +242,7 @@ export function resolveOptions(options: ApiFetchOptions): ResolvedOptions {
       throw new InvalidOptionError(
         'auth.tokens',
         'a TokenSet ({ accessToken, refreshToken?, expiresAt? })',
-        auth.tokens,
+        hidden(auth.tokens),
       );
     }
     if (auth.store !== undefined) {

@@ -2,6 +2,7 @@ import pRetry from 'p-retry';
 import { bearerChallenge, type Challenge } from '../challenge.js';
 import { InvalidOptionError } from '../errors.js';
 import type { Emit } from '../events.js';
+import { hidden } from '../options.js';
 import { backoffDelay } from '../retry/backoff.js';
 import type { Coordinator } from './cross-tab.js';
 import { type AuthFailure, type AuthSession, isFailure, type TokenGrant } from './session.js';
@@ -364,7 +365,7 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
         throw new InvalidOptionError(
           'auth.setTokens(tokens)',
           'a TokenSet ({ accessToken, refreshToken?, expiresAt? })',
-          next,
+          hidden(next),
         );
       }
       await load();

@@ -302,3 +302,38 @@ describe('stores', () => {
     expect(JSON.stringify(h.events)).not.toContain('accessToken');
   });
 });
+
+describe('auth options', () => {
+  it.each<[AuthOptions, string]>([
+    [{ getAccessToken: () => 't', tokens: { accessToken: 't' } }, 'auth.tokens'],
+    [{ getAccessToken: () => 't', refresh: async () => ({ accessToken: 't' }) }, 'auth.refresh'],
+    [{ getAccessToken: () => 't', store: storageTokenStore(() => localStorage, 'k') }, 'auth.store'],
+  ])('getAccessToken with apifetch-held tokens is refused (%#: %s)', (auth, other) => {
+    expect(() => createApiFetch({ auth })).toThrow(`\`${other}\` is set`);
+  });
+
+  it.each([[{ tokens: 'eyJhbGciOi.secret-token' }], [{ getAccessToken: 'eyJhbGciOi.secret-token' }]])(
+    'a token passed where it does not belong never appears in the error (%j)',
+    (auth) => {
+      const error = (() => {
+        try {
+          createApiFetch({ auth: auth as never });
+        } catch (e) {
+          return e as Error;
+        }
+      })();
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      expect(error?.message).not.toContain('secret');
+    },
+  );
+
+  it.each([
+    ['refreshTimeoutMs', 0],
+    ['refreshWindowMs', 0],
+    ['maxRefreshes', 1.5],
+    ['lock', 'x'],
+    ['random', 1],
+  ])('auth.%s = %j is refused by name', (name, value) => {
+    expect(() => createApiFetch({ auth: { [name]: value } as AuthOptions })).toThrow(`\`auth.${name}\``);
+  });
+});
