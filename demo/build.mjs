@@ -16,6 +16,8 @@ export async function buildDemo() {
     root: demoDir,
     logLevel: 'warn',
     configFile: false,
+    // The SPA imports `apifetch` as an app would; here that is the sources.
+    resolve: { alias: { apifetch: join(root, 'src/index.ts') } },
     build: { outDir: demoDist, emptyOutDir: true, target: 'es2022' },
   });
 }

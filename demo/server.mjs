@@ -54,7 +54,8 @@ export async function startDemoServer({ port = 0, tokenTtlMs = 15_000, staticDir
       .sign(secret);
     const refreshToken = randomBytes(24).toString('base64url');
     refreshTokens.set(refreshToken, { user: username, family, used: false });
-    return { accessToken, refreshToken, expiresAt: iat + tokenTtlMs };
+    // The shape of an OAuth token response (camel-cased): lifetime in seconds, not a timestamp.
+    return { accessToken, refreshToken, expiresIn: Math.floor(tokenTtlMs / 1000), tokenType: 'Bearer' };
   };
 
   const send = (res, status, body, headers = {}) => {
@@ -177,7 +178,7 @@ export async function startDemoServer({ port = 0, tokenTtlMs = 15_000, staticDir
     }
     return serveStatic(res, pathname);
   });
-  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
+  await listen(server, port);
   const url = `http://127.0.0.1:${server.address().port}`;
   return {
     url,
@@ -189,6 +190,21 @@ export async function startDemoServer({ port = 0, tokenTtlMs = 15_000, staticDir
         server.close(() => resolve());
       }),
   };
+}
+
+/** Listen on 127.0.0.1; when the wished-for port is taken, take any free one rather than fail. */
+function listen(server, port) {
+  return new Promise((resolve, reject) => {
+    const onError = (error) => {
+      if (error.code !== 'EADDRINUSE' || port === 0) return reject(error);
+      server.listen(0, '127.0.0.1', resolve);
+    };
+    server.once('error', onError);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
 }
 
 export const demoDir = fileURLToPath(new URL('.', import.meta.url));

@@ -1,120 +1,234 @@
-// The terminal tour: every behaviour of apifetch against the demo API, with a closing summary table.
+// The terminal tour: every behaviour of apifetch against the demo API, step by step, with a closing summary table.
 import { createServer } from 'node:http';
 import { startDemoServer } from './server.mjs';
 
+const columns = ['requests', 'sends', 'refreshes', 'replays', 'retries', 'errors'];
+
 /**
- * Run the tour. `lib` is the apifetch module (the built package). Returns the summary.
+ * Run the tour. `lib` is the apifetch module (the built package, or the sources in tests).
+ * Returns the totals, one row per step, and the naive client's figures for comparison.
  * @param {{ lib: typeof import('../src/index.ts'), log?: (line: string) => void }} options
  */
 export async function runTour({ lib, log = console.log }) {
   const { createApiFetch, isForbiddenError, isUnauthenticatedError } = lib;
-  const server = await startDemoServer({ tokenTtlMs: 15_000 });
+  // One clock for the API and the client, so the tour can let a token expire without waiting 15 s.
+  let skewMs = 0;
+  const now = () => Date.now() + skewMs;
+  const server = await startDemoServer({ tokenTtlMs: 15_000, now });
   const thirdParty = await startThirdParty();
-  const counts = { requests: 0, sends: 0, refreshes: 0, replays: 0, retries: 0, errors: 0, unauthenticatedCalls: 0 };
-  const step = (title) => log(`\n\u25b8 ${title}`);
+  const totals = { ...zero(), unauthenticatedCalls: 0 };
+  /** @type {Array<{ step: string, ms: number } & ReturnType<typeof zero>>} */
+  const steps = [];
+  let current = zero();
   const say = (line) => log(`  ${line}`);
+  /** One scenario; `label` names its row in the summary (none: the step is not apifetch's). */
+  const step = async (label, title, fn) => {
+    log(`\n\u25b8 ${title}`);
+    current = zero();
+    const started = performance.now();
+    await fn();
+    if (!label) return;
+    steps.push({ step: label, ms: Math.round(performance.now() - started), ...current });
+    for (const key of columns) totals[key] += current[key];
+  };
 
   const api = createApiFetch({
     baseUrl: `${server.url}/api/`,
+    now,
     auth: {
-      refresh: async ({ tokens, signal }) => {
-        const response = await fetch(`${server.url}/auth/refresh`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ refreshToken: tokens?.refreshToken }),
-          signal,
-        });
-        const body = await response.json();
-        if (!response.ok) throw Object.assign(new Error(body.title), { status: response.status });
-        return body;
-      },
+      refresh: ({ tokens, signal }) =>
+        postJson(`${server.url}/auth/refresh`, { refreshToken: tokens?.refreshToken }, signal).then((body) =>
+          toTokenSet(body, now),
+        ),
     },
     retry: { baseDelayMs: 100 },
     onUnauthenticated: (error) => {
-      counts.unauthenticatedCalls += 1;
-      say(`onUnauthenticated(${error.reason}) \u2192 the app would show its login screen`);
+      totals.unauthenticatedCalls += 1;
+      say(`onUnauthenticated(${error.reason}) \u2192 the app shows its login form`);
     },
     onForbidden: (error) => say(`onForbidden \u2192 "access denied" banner (needs ${error.requiredScopes.join(', ')})`),
     onEvent: (event) => {
-      if (event.type === 'request') counts.sends += 1;
-      if (event.type === 'refresh:success') counts.refreshes += 1;
-      if (event.type === 'replay') counts.replays += 1;
+      if (event.type === 'request') current.sends += 1;
+      if (event.type === 'refresh:start') say(`refresh:start (${event.reason})`);
+      if (event.type === 'refresh:success') current.refreshes += 1;
+      if (event.type === 'replay') current.replays += 1;
       if (event.type === 'retry') {
-        counts.retries += 1;
-        say(`retry #${event.attempt} after ${event.reason}: waiting ${Math.round(event.delayMs)} ms`);
+        current.retries += 1;
+        const why = event.retryAfterMs === undefined ? 'backoff' : `Retry-After ${event.retryAfterMs} ms + jitter`;
+        say(`retry #${event.attempt} after ${event.reason}: waiting ${Math.round(event.delayMs)} ms (${why})`);
       }
     },
   });
   const call = async (fn) => {
-    counts.requests += 1;
+    current.requests += 1;
     try {
       return await fn();
     } catch (error) {
-      counts.errors += 1;
+      current.errors += 1;
       throw error;
     }
   };
+  const burst = (n) => Promise.all(Array.from({ length: n }, (_, i) => call(() => api.get(`items/${i}`).json())));
 
+  let naive;
   try {
-    step('Sign in as alice');
-    const login = await fetch(`${server.url}/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'alice', password: 'alice' }),
+    await step('sign in', 'Sign in as alice', async () => {
+      const body = await postJson(`${server.url}/auth/login`, { username: 'alice', password: 'alice' });
+      await api.auth.setTokens(toTokenSet(body, now));
+      say(`POST /auth/login \u2192 a JWT valid ${body.expiresIn} s and a rotating refresh token; api.auth.setTokens()`);
     });
-    await api.auth.setTokens(await login.json());
-    say('tokens stored with api.auth.setTokens()');
 
-    step('Load the profile: the token goes to our API');
-    const profile = await call(() => api.get('profile').json());
-    say(`GET /api/profile \u2192 ${JSON.stringify(profile)}`);
+    await step('profile', 'Load the profile: the token goes to our API', async () => {
+      const profile = await call(() => api.get('profile').json());
+      say(`GET /api/profile \u2192 ${JSON.stringify(profile)}`);
+    });
 
-    step('Call a third-party origin: no token leaks');
-    await call(() => api.get(`${thirdParty.url}/pixel`).text());
-    say(`third party saw Authorization: ${thirdParty.seen.at(-1) ?? '(none)'}`);
+    await step('third-party origin', 'Call a third-party origin: no token leaks', async () => {
+      await call(() => api.get(`${thirdParty.url}/pixel`).text());
+      say(`the third party saw Authorization: ${thirdParty.seen.at(-1) ?? '(none)'}`);
+    });
 
-    step('Admin action as a normal user: 403');
-    try {
-      await call(() => api.post('admin').json());
-    } catch (error) {
-      if (!isForbiddenError(error)) throw error;
+    await step('admin (403)', 'Admin action as a normal user: 403', async () => {
+      try {
+        await call(() => api.post('admin').json());
+      } catch (error) {
+        if (!isForbiddenError(error)) throw error;
+        say(
+          `ForbiddenError: requiredScopes=${JSON.stringify(error.requiredScopes)}, problem.title="${error.problem?.title}"`,
+        );
+      }
+    });
+
+    await step('burst after expiry', '16 s later the token has expired; a burst of 50 requests', async () => {
+      skewMs += 16_000;
+      const before = server.stats.refreshes;
+      const results = await burst(50);
       say(
-        `ForbiddenError: requiredScopes=${JSON.stringify(error.requiredScopes)}, problem.title="${error.problem?.title}"`,
+        `${results.length} requests succeeded; the token endpoint saw ${server.stats.refreshes - before} refresh, ` +
+          `made before sending, so each request was sent once (${current.sends} sends)`,
       );
-    }
+    });
 
-    step('The server expires every token; then a burst of 50 requests');
-    server.expireAll();
-    const before = server.stats.refreshes;
-    const burst = await Promise.all(Array.from({ length: 50 }, (_, i) => call(() => api.get(`items/${i}`).json())));
-    say(`${burst.length} requests succeeded; the token endpoint saw ${server.stats.refreshes - before} refresh`);
+    await step('burst after revocation', 'The server revokes every token; a burst of 50 requests', async () => {
+      server.expireAll();
+      const before = server.stats.refreshes;
+      const results = await burst(50);
+      say(
+        `${results.length} requests succeeded; 50 \u00d7 401 shared ${server.stats.refreshes - before} refresh, ` +
+          `then each replayed once (${current.replays} replays)`,
+      );
+    });
 
-    step('A flaky endpoint: 503, then 429 with Retry-After, then success');
-    const flaky = await call(() => api.get('flaky', { retry: { limit: 3 } }).json());
-    say(`GET /api/flaky \u2192 ${JSON.stringify(flaky)}`);
+    await step(undefined, 'The same revocation with a naive client (refresh on each 401), for comparison', async () => {
+      naive = await naiveBurst(10);
+      say(
+        `${naive.ok} of ${naive.requests} requests succeeded; ${naive.refreshes} refreshes with one refresh token; ` +
+          `the API detected reuse and revoked the session (${naive.reuseDetected} reuse detected)`,
+      );
+    });
 
-    step('Sign out: the next request fails fast, without a send');
-    await api.auth.clear();
-    const sendsBefore = counts.sends;
-    try {
-      await call(() => api.get('profile').json());
-    } catch (error) {
-      if (!isUnauthenticatedError(error)) throw error;
-      say(`UnauthenticatedError(${error.reason}), sent: ${error.sent}, sends made: ${counts.sends - sendsBefore}`);
-    }
+    await step('flaky endpoint', 'A flaky endpoint: 503, then 429 with Retry-After: 1, then success', async () => {
+      const flaky = await call(() => api.get('flaky', { retry: { limit: 3 } }).json());
+      say(`GET /api/flaky \u2192 ${JSON.stringify(flaky)}`);
+    });
+
+    await step('signed out', 'Sign out: the next request fails fast, without a send', async () => {
+      await api.auth.clear();
+      try {
+        await call(() => api.get('profile').json());
+      } catch (error) {
+        if (!isUnauthenticatedError(error)) throw error;
+        say(`UnauthenticatedError(${error.reason}), sent: ${error.sent}, sends made: ${current.sends}`);
+      }
+    });
   } finally {
     await server.close();
     await thirdParty.close();
   }
 
-  const summary = { ...counts, serverRefreshes: server.stats.refreshes, reuseDetected: server.stats.reuseDetected };
   log('\nSummary');
-  log('| requests | sends | refreshes | replays | retries | errors |');
-  log('|---:|---:|---:|---:|---:|---:|');
+  for (const line of table(steps, totals)) log(line);
   log(
-    `| ${summary.requests} | ${summary.sends} | ${summary.refreshes} | ${summary.replays} | ${summary.retries} | ${summary.errors} |`,
+    `\nThe API saw ${server.stats.refreshes} refreshes and ${server.stats.reuseDetected} refresh-token reuse; ` +
+      `the naive client: ${naive.refreshes} refreshes, ${naive.reuseDetected} reuse, session revoked.`,
   );
-  return summary;
+  return {
+    ...totals,
+    serverRefreshes: server.stats.refreshes,
+    reuseDetected: server.stats.reuseDetected,
+    steps,
+    naive,
+  };
+}
+
+function zero() {
+  return { requests: 0, sends: 0, refreshes: 0, replays: 0, retries: 0, errors: 0 };
+}
+
+/** A token response (`expiresIn` in seconds, as OAuth servers send it) as an apifetch TokenSet. */
+function toTokenSet(body, now) {
+  return { accessToken: body.accessToken, refreshToken: body.refreshToken, expiresAt: now() + body.expiresIn * 1000 };
+}
+
+async function postJson(url, body, signal) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    ...(signal ? { signal } : {}),
+  });
+  const json = await response.json();
+  if (!response.ok)
+    throw Object.assign(new Error(json.title ?? `HTTP ${response.status}`), { status: response.status });
+  return json;
+}
+
+/**
+ * What many apps do by hand: on a 401, each request refreshes for itself, then retries. With rotating refresh
+ * tokens, concurrent requests spend the same refresh token, and a server with reuse detection revokes the session.
+ * Runs against its own API so the tour's figures stay apart.
+ */
+async function naiveBurst(n) {
+  const server = await startDemoServer({ tokenTtlMs: 15_000 });
+  try {
+    let tokens = await postJson(`${server.url}/auth/login`, { username: 'alice', password: 'alice' });
+    server.expireAll();
+    const get = (path) =>
+      fetch(`${server.url}/api/${path}`, { headers: { authorization: `Bearer ${tokens.accessToken}` } });
+    // A burst: every request is in flight before the first 401 comes back.
+    const first = await Promise.all(Array.from({ length: n }, (_, i) => get(`items/${i}`)));
+    const outcomes = await Promise.allSettled(
+      first.map(async (response, i) => {
+        if (response.status === 401) {
+          tokens = await postJson(`${server.url}/auth/refresh`, { refreshToken: tokens.refreshToken });
+          response = await get(`items/${i}`);
+        }
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      }),
+    );
+    return {
+      requests: n,
+      ok: outcomes.filter((o) => o.status === 'fulfilled').length,
+      refreshes: server.stats.refreshes,
+      reuseDetected: server.stats.reuseDetected,
+    };
+  } finally {
+    await server.close();
+  }
+}
+
+/** The summary as an aligned Markdown table: readable in a terminal, pasteable into a README. */
+function table(steps, totals) {
+  const head = ['step', ...columns, 'ms'];
+  const rows = [
+    ...steps.map((s) => [s.step, ...columns.map((c) => String(s[c])), String(s.ms)]),
+    ['total', ...columns.map((c) => String(totals[c])), String(steps.reduce((sum, s) => sum + s.ms, 0))],
+  ];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells) =>
+    `| ${cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
+  return [line(head), rule, ...rows.map(line)];
 }
 
 function startThirdParty() {

@@ -3,24 +3,47 @@ import { expect, it } from 'vitest';
 import { runTour } from '../demo/tour.mjs';
 import * as lib from '../src/index.js';
 
+interface Row {
+  step: string;
+  requests: number;
+  sends: number;
+  refreshes: number;
+  replays: number;
+  retries: number;
+  errors: number;
+}
+
 it('the terminal tour shows every behaviour and ends with the expected summary', async () => {
   const lines: string[] = [];
   const summary = await runTour({ lib, log: (line: string) => lines.push(line) });
   const text = lines.join('\n');
-  expect(text).toContain('third party saw Authorization: (none)');
+  expect(text).toContain('the third party saw Authorization: (none)');
   expect(text).toContain('ForbiddenError: requiredScopes=["admin"]');
-  expect(text).toContain('50 requests succeeded; the token endpoint saw 1 refresh');
+  expect(text).toContain('refresh:start (expired)');
+  expect(text).toContain('the token endpoint saw 1 refresh, made before sending, so each request was sent once');
+  expect(text).toContain('refresh:start (rejected)');
+  expect(text).toContain('50 × 401 shared 1 refresh, then each replayed once (50 replays)');
   expect(text).toContain('UnauthenticatedError(signed_out), sent: false, sends made: 0');
+  expect(text).toMatch(/\| total +\| +105 \| +156 \| +2 \| +50 \| +2 \| +2 \|/);
+
+  const row = (step: string) => (summary.steps as Row[]).find((r) => r.step === step);
+  // Expired by the clock: refreshed before sending, each request sent once.
+  expect(row('burst after expiry')).toMatchObject({ requests: 50, sends: 50, refreshes: 1, replays: 0, errors: 0 });
+  // Revoked by the server: 50 401s share one refresh, each replayed once.
+  expect(row('burst after revocation')).toMatchObject({ requests: 50, sends: 100, refreshes: 1, replays: 50 });
+  expect(row('flaky endpoint')).toMatchObject({ requests: 1, sends: 3, retries: 2, errors: 0 });
+  expect(row('signed out')).toMatchObject({ requests: 1, sends: 0, errors: 1 });
   expect(summary).toMatchObject({
-    requests: 55,
-    refreshes: 1,
-    serverRefreshes: 1,
+    requests: 105,
+    sends: 156,
+    refreshes: 2,
+    serverRefreshes: 2,
     replays: 50,
     retries: 2,
     errors: 2,
     unauthenticatedCalls: 1,
     reuseDetected: 0,
   });
-  // 55 logical requests: 50 replays, 2 retries, and the signed-out request never sent.
-  expect(summary.sends).toBe(55 + 50 + 2 - 1);
+  // The naive per-request refresh spends one rotating refresh token ten times: the API revokes the session.
+  expect(summary.naive).toEqual({ requests: 10, ok: 1, refreshes: 10, reuseDetected: 1 });
 }, 20_000);

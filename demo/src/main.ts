@@ -5,88 +5,66 @@ import {
   isUnauthenticatedError,
   storageTokenStore,
   type TokenSet,
-} from '../../src/index.js';
+} from 'apifetch';
+import { shortUrl, Timeline } from './timeline.js';
 
 const $ = <T extends Element>(selector: string) => document.querySelector(selector) as T;
 const origin = window.location.origin;
+const timeline = new Timeline($<SVGSVGElement>('#timeline'), $<HTMLElement>('#timeline-summary'));
 
-interface Bar {
-  label: string;
-  start: number;
-  end?: number;
-  kind: 'ok' | 'retry' | 'replay' | 'fail' | 'refresh';
+/** The demo API answers like an OAuth token endpoint: `expiresIn` seconds. apifetch wants `expiresAt`. */
+interface TokenResponse {
+  accessToken: string;
+  refreshToken: string;
+  expiresIn: number;
 }
-const bars: Bar[] = [];
-const t0 = performance.now();
-const open = new Map<string, Bar>();
+const toTokenSet = (body: TokenResponse): TokenSet => ({
+  accessToken: body.accessToken,
+  refreshToken: body.refreshToken,
+  expiresAt: Date.now() + body.expiresIn * 1000,
+});
+
+async function postJson<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+  const response = await fetch(`${origin}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    ...(signal ? { signal } : {}),
+  });
+  const json = (await response.json()) as T & { title?: string };
+  // apifetch retries a refresh that failed with a transient status; it reads `status` from the error.
+  if (!response.ok)
+    throw Object.assign(new Error(json.title ?? `HTTP ${response.status}`), { status: response.status });
+  return json;
+}
+
+const api = createApiFetch({
+  baseUrl: `${origin}/api/`,
+  auth: {
+    // Shared by every tab of the demo: one refresh across tabs, and sign-out everywhere.
+    store: storageTokenStore(localStorage, 'apifetch-demo-tokens'),
+    refresh: async ({ tokens, signal }) =>
+      toTokenSet(await postJson<TokenResponse>('/auth/refresh', { refreshToken: tokens?.refreshToken }, signal)),
+  },
+  retry: { limit: 3, baseDelayMs: 200 },
+  onUnauthenticated: (error) => showLogin(`Please sign in (${error.reason}).`),
+  onForbidden: (error) => banner(`Access denied: this needs the ${error.requiredScopes.join(', ')} scope.`),
+  onEvent: (event) => {
+    timeline.add(event);
+    logEvent(event);
+    if (event.type === 'tokens:updated' || event.type === 'signed-out') void tickToken();
+    if (event.type === 'signed-out' && event.source === 'other-tab') showLogin('Signed out in another tab.');
+    if (event.type === 'tokens:updated' && event.source === 'other-tab' && !$<HTMLFormElement>('#login').hidden) {
+      $<HTMLFormElement>('#login').hidden = true;
+      void run('profile');
+    }
+  },
+});
 
 function showLogin(reason: string) {
   $<HTMLFormElement>('#login').hidden = false;
   $<HTMLElement>('#login-reason').textContent = reason;
   $<HTMLElement>('#who').textContent = 'signed out';
-}
-
-function log(event: ApiFetchEvent) {
-  const li = document.createElement('li');
-  const { type, time: _time, ...rest } = event as ApiFetchEvent & Record<string, unknown>;
-  li.textContent = `${type} ${JSON.stringify(rest)}`;
-  li.dataset.type = type;
-  $<HTMLOListElement>('#events').prepend(li);
-  track(event);
-}
-
-function track(event: ApiFetchEvent) {
-  const now = performance.now() - t0;
-  if (event.type === 'request') {
-    const bar: Bar = { label: `${event.method} ${new URL(event.url).pathname}`, start: now, kind: 'ok' };
-    bars.push(bar);
-    open.set(event.url, bar);
-  } else if (event.type === 'response' || event.type === 'error') {
-    const bar = open.get(event.url);
-    if (bar) {
-      bar.end = now;
-      if (event.type === 'error' || event.status >= 400) bar.kind = 'fail';
-      open.delete(event.url);
-    }
-  } else if (event.type === 'retry' || event.type === 'replay') {
-    const last = [...bars].reverse().find((b) => b.label.endsWith(new URL(event.url).pathname));
-    if (last) last.kind = event.type;
-  } else if (event.type === 'refresh:start') {
-    bars.push({ label: 'token refresh', start: now, kind: 'refresh' });
-  } else if (event.type === 'refresh:success' || event.type === 'refresh:failure') {
-    const bar = [...bars].reverse().find((b) => b.kind === 'refresh' && b.end === undefined);
-    if (bar) bar.end = now;
-  }
-  drawSoon();
-}
-
-let pending = false;
-function drawSoon() {
-  if (pending) return;
-  pending = true;
-  requestAnimationFrame(() => {
-    pending = false;
-    draw();
-  });
-}
-
-function draw() {
-  const svg = $<SVGSVGElement>('#timeline');
-  const recent = bars.slice(-60);
-  if (recent.length === 0) return;
-  const from = recent[0]!.start;
-  const to = Math.max(...recent.map((b) => b.end ?? performance.now() - t0), from + 1);
-  const width = svg.clientWidth || 600;
-  const row = Math.max(2, Math.min(12, 240 / recent.length));
-  svg.setAttribute('viewBox', `0 0 ${width} ${recent.length * row}`);
-  svg.setAttribute('height', String(Math.max(40, recent.length * row)));
-  svg.innerHTML = recent
-    .map((bar, i) => {
-      const x = ((bar.start - from) / (to - from)) * width;
-      const w = Math.max(2, (((bar.end ?? to) - bar.start) / (to - from)) * width);
-      return `<rect class="${bar.kind}" data-kind="${bar.kind}" x="${x}" y="${i * row}" width="${w}" height="${row - 1}"><title>${bar.label}</title></rect>`;
-    })
-    .join('');
 }
 
 function banner(text: string | undefined) {
@@ -95,81 +73,148 @@ function banner(text: string | undefined) {
   el.textContent = text ?? '';
 }
 
-const api = createApiFetch({
-  baseUrl: `${origin}/api/`,
-  auth: {
-    store: storageTokenStore(localStorage, 'apifetch-demo-tokens'),
-    refresh: async ({ tokens, signal }) => {
-      const response = await fetch(`${origin}/auth/refresh`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ refreshToken: tokens?.refreshToken }),
-        signal,
-      });
-      const body = (await response.json()) as TokenSet & { title?: string };
-      if (!response.ok) throw Object.assign(new Error(body.title ?? 'refresh failed'), { status: response.status });
-      return body;
-    },
-  },
-  retry: { limit: 3, baseDelayMs: 200 },
-  onUnauthenticated: (error) => showLogin(`Please sign in (${error.reason}).`),
-  onForbidden: (error) => banner(`Access denied: this needs the ${error.requiredScopes.join(', ')} scope.`),
-  onEvent: log,
-});
-
 function show(value: unknown) {
   $<HTMLElement>('#result').textContent = typeof value === 'string' ? value : JSON.stringify(value, null, 2);
 }
 
-const actions: Record<string, () => Promise<unknown>> = {
-  profile: async () => {
-    const profile = await api.get('profile').json<{ name: string }>();
-    $<HTMLElement>('#who').textContent = `signed in as ${profile.name}`;
-    return profile;
+/** One line per event, newest first: when, what, and the fields that matter. Tokens never appear in events. */
+function logEvent(event: ApiFetchEvent) {
+  const li = document.createElement('li');
+  li.dataset.type = event.type;
+  const when = document.createElement('time');
+  when.textContent = `+${Math.round(timeline.elapsed())} ms`;
+  const type = document.createElement('b');
+  type.textContent = event.type;
+  li.append(when, type, ` ${describe(event)}`);
+  const list = $<HTMLOListElement>('#events');
+  list.prepend(li);
+  while (list.childElementCount > 1000) list.lastElementChild?.remove();
+}
+
+function describe(event: ApiFetchEvent): string {
+  const target = 'url' in event && event.url ? `${event.method} ${shortUrl(event.url)}` : '';
+  switch (event.type) {
+    case 'request':
+      return `${target} · attempt ${event.attempt} · ${event.authorized ? 'Bearer token' : 'no token'}`;
+    case 'response':
+      return `${target} → ${event.status} · ${event.durationMs} ms`;
+    case 'error':
+      return `${target} · ${event.error.name}`;
+    case 'retry':
+      return `${target} · after ${event.reason}, waiting ${Math.round(event.delayMs)} ms${
+        event.retryAfterMs === undefined ? '' : ` (Retry-After ${event.retryAfterMs} ms)`
+      }`;
+    case 'retry:throttled':
+      return `${target} · ${event.reason}: retries held back for ${event.origin}`;
+    case 'refresh:start':
+      return `reason: ${event.reason}`;
+    case 'refresh:success':
+      return `${event.durationMs} ms, attempt ${event.attempt}`;
+    case 'refresh:failure':
+      return `${event.reason} after ${event.durationMs} ms, attempt ${event.attempt}`;
+    case 'replay':
+      return `${target} · ${event.reason}`;
+    case 'unauthenticated':
+      return `${event.reason}${target ? ` · ${target}` : ''}`;
+    case 'forbidden':
+      return `${target} · needs ${event.requiredScopes.join(', ')}`;
+    case 'store:fallback':
+      return `${event.operation} failed (${event.error}); tokens kept in memory`;
+    case 'coordination:fallback':
+      return `no ${event.missing.join(', ')}: one refresh per tab`;
+    case 'tokens:updated':
+    case 'signed-out':
+      return `from ${event.source === 'local' ? 'this tab' : 'another tab'}`;
+    default:
+      return '';
+  }
+}
+
+const actions: Record<string, { title: string; run: () => Promise<unknown> }> = {
+  profile: {
+    title: 'Load profile',
+    run: async () => {
+      const profile = await api.get('profile').json<{ name: string }>();
+      $<HTMLElement>('#who').textContent = `signed in as ${profile.name}`;
+      return profile;
+    },
   },
-  admin: () => api.post('admin').json(),
-  burst: async () => {
-    await fetch(`${origin}/demo/expire`, { method: 'POST' });
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => api.get(`items/${i}`).json()));
-    const stats = (await (await fetch(`${origin}/demo/stats`)).json()) as { refreshes: number };
-    return `${results.length} requests succeeded; token endpoint refreshes so far: ${stats.refreshes}`;
+  admin: { title: 'Admin action', run: () => api.post('admin').json() },
+  burst: {
+    title: 'Burst of 50 after expiry',
+    run: async () => {
+      // The API revokes every access token it issued: the next requests all meet a 401.
+      const before = await stats();
+      await postJson('/demo/expire', {});
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => api.get(`items/${i}`).json()));
+      const refreshes = (await stats()).refreshes - before.refreshes;
+      return `${results.length} requests succeeded; the token endpoint saw ${refreshes} refresh${refreshes === 1 ? '' : 'es'}.`;
+    },
   },
-  flaky: () => api.get('flaky').json(),
-  signout: async () => {
-    await api.auth.clear();
-    showLogin('Signed out.');
-    return 'signed out';
+  flaky: { title: 'Flaky endpoint', run: () => api.get('flaky').json() },
+  signout: {
+    title: 'Sign out',
+    run: async () => {
+      await api.auth.clear();
+      showLogin('Signed out.');
+      return 'Signed out. The next request fails fast without a send (try "Load profile").';
+    },
   },
 };
 
-$<HTMLElement>('#actions').addEventListener('click', async (event) => {
-  const action = (event.target as HTMLElement).dataset.action;
-  if (!action || !actions[action]) return;
+async function stats() {
+  return (await (await fetch(`${origin}/demo/stats`)).json()) as { refreshes: number };
+}
+
+async function run(name: string) {
+  const action = actions[name];
+  if (!action) return;
   banner(undefined);
+  timeline.reset(action.title);
+  const mark = document.createElement('li');
+  mark.className = 'action';
+  mark.textContent = action.title;
+  $<HTMLOListElement>('#events').prepend(mark);
   try {
-    show(await actions[action]());
+    show(await action.run());
   } catch (error) {
-    if (isForbiddenError(error)) show(`ForbiddenError: ${error.message}`);
-    else if (isUnauthenticatedError(error)) show(`UnauthenticatedError (${error.reason})`);
+    if (isForbiddenError(error)) show(`ForbiddenError (${error.code}): ${error.message}`);
+    else if (isUnauthenticatedError(error)) show(`UnauthenticatedError (${error.reason}), sent: ${error.sent}`);
     else show(String(error));
   }
+}
+
+$<HTMLElement>('#actions').addEventListener('click', (event) => {
+  const name = (event.target as HTMLElement).closest<HTMLElement>('[data-action]')?.dataset.action;
+  if (name) void run(name);
 });
 
 $<HTMLFormElement>('#login').addEventListener('submit', async (event) => {
   event.preventDefault();
   const form = new FormData(event.target as HTMLFormElement);
-  const response = await fetch(`${origin}/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: form.get('username'), password: form.get('password') }),
-  });
-  if (!response.ok) {
+  try {
+    const body = await postJson<TokenResponse>('/auth/login', {
+      username: form.get('username'),
+      password: form.get('password'),
+    });
+    await api.auth.setTokens(toTokenSet(body));
+  } catch {
     $<HTMLElement>('#login-reason').textContent = 'Wrong username or password.';
     return;
   }
-  await api.auth.setTokens((await response.json()) as TokenSet);
   $<HTMLFormElement>('#login').hidden = true;
-  show(await actions.profile!());
+  await run('profile');
 });
 
-if (!(await api.auth.getTokens())) showLogin('Sign in to start.');
+/** The access token's remaining life, from the stored expiry. */
+async function tickToken() {
+  const tokens = await api.auth.getTokens();
+  const left = tokens?.expiresAt === undefined ? undefined : Math.round((tokens.expiresAt - Date.now()) / 1000);
+  $<HTMLElement>('#token').textContent =
+    left === undefined ? 'no token' : left > 0 ? `access token expires in ${left} s` : 'access token expired';
+}
+setInterval(() => void tickToken(), 1000);
+
+if (await api.auth.getTokens()) await run('profile');
+else showLogin('Sign in to start.');
+void tickToken();

@@ -1,11 +1,11 @@
 import { mkdirSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: the demo is plain JavaScript
 import { buildDemo, demoDist } from '../../demo/build.mjs';
 // @ts-expect-error: the demo is plain JavaScript
 import { startDemoServer } from '../../demo/server.mjs';
-import { hasChromium, launchChromium } from './browser.js';
+import { chromiumPath, hasChromium, launchChromium } from './browser.js';
 
 interface DemoServer {
   url: string;
@@ -13,61 +13,114 @@ interface DemoServer {
   close(): Promise<void>;
 }
 
-describe.skipIf(!hasChromium)('demo SPA in Chromium', () => {
+describe.skipIf(!hasChromium)(`demo SPA in Chromium (needs ${chromiumPath}; skipped without it)`, () => {
   let browser: Browser;
   let server: DemoServer;
-  let page: Page;
 
   beforeAll(async () => {
     await buildDemo();
     server = await startDemoServer({ staticDir: demoDist });
     browser = await launchChromium();
-    page = await browser.newPage();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
     await server?.close();
   });
 
-  const click = async (action: string) => page.click(`[data-action="${action}"]`);
-  const result = () => page.textContent('#result');
-
-  it('signs in, loads the profile, is denied admin, bursts with one refresh, rides out a flaky endpoint, signs out', async () => {
+  const click = (page: Page, action: string) => page.click(`[data-action="${action}"]`);
+  const textOf = async (page: Page, selector: string) => (await page.textContent(selector)) ?? '';
+  const waitForText = (page: Page, selector: string, text: string, timeout = 10_000) =>
+    page.waitForFunction(
+      ([sel, t]) => document.querySelector(sel as string)?.textContent?.includes(t as string) ?? false,
+      [selector, text],
+      { timeout },
+    );
+  const events = (page: Page, type: string) => page.locator(`#events li[data-type="${type}"]`);
+  const signIn = async (page: Page) => {
     await page.goto(server.url);
     await page.waitForSelector('#login:not([hidden])');
     await page.click('#login button[type=submit]');
-    await page.waitForFunction(() => document.querySelector('#who')?.textContent === 'signed in as alice');
+    await waitForText(page, '#who', 'signed in as alice');
+  };
 
-    await click('profile');
-    await page.waitForFunction(() => document.querySelector('#result')?.textContent?.includes('"alice"'));
+  it('signs in, loads the profile, is denied admin, bursts with one refresh, rides out a flaky endpoint, signs out', async () => {
+    const page = await browser.newPage();
+    await signIn(page);
+    expect(await textOf(page, '#token')).toMatch(/access token expires in 1[45] s/);
+    expect(await textOf(page, '#events')).toContain('GET /api/profile · attempt 1 · Bearer token');
 
-    await click('admin');
+    await click(page, 'profile');
+    await waitForText(page, '#result', '"alice"');
+    expect(await textOf(page, '#timeline-summary')).toBe(
+      'Load profile: 1 request · 1 send · 0 refreshes · 0 replays · 0 retries',
+    );
+
+    await click(page, 'admin');
     await page.waitForSelector('#banner:not([hidden])');
-    expect(await page.textContent('#banner')).toBe('Access denied: this needs the admin scope.');
-    expect(await result()).toContain('ForbiddenError');
+    expect(await textOf(page, '#banner')).toBe('Access denied: this needs the admin scope.');
+    expect(await textOf(page, '#result')).toContain('ForbiddenError (ERR_FORBIDDEN)');
+    expect(await textOf(page, '#events li[data-type="forbidden"]')).toContain('POST /api/admin · needs admin');
 
     const before = server.stats.refreshes;
-    await click('burst');
-    await page.waitForFunction(() => document.querySelector('#result')?.textContent?.includes('50 requests succeeded'));
+    await click(page, 'burst');
+    await waitForText(page, '#result', '50 requests succeeded; the token endpoint saw 1 refresh.');
     expect(server.stats.refreshes - before).toBe(1);
-    expect(await page.locator('#events li[data-type="replay"]').count()).toBe(50);
-    expect(await page.locator('#events li[data-type="refresh:success"]').count()).toBe(1);
+    expect(await events(page, 'replay').count()).toBe(50);
+    expect(await events(page, 'refresh:success').count()).toBe(1);
+    expect(await textOf(page, '#timeline-summary')).toBe(
+      'Burst of 50 after expiry: 50 requests · 100 sends · 1 refresh · 50 replays · 0 retries',
+    );
+    // One row per request: a purple 401 bar, the wait for the refresh, a green replay; and the refresh row.
+    expect(await page.locator('#timeline rect[data-kind="replayed"]').count()).toBe(50);
+    expect(await page.locator('#timeline rect[data-kind="ok"]').count()).toBe(50);
+    expect(await page.locator('#timeline rect[data-kind="refresh"]').count()).toBe(1);
+    await page.screenshot({ path: 'test-results/demo-burst.png', fullPage: true });
 
-    await click('flaky');
-    await page.waitForFunction(() => document.querySelector('#result')?.textContent?.includes('"ok": true'), null, {
-      timeout: 15_000,
-    });
-    expect(await page.locator('#events li[data-type="retry"]').count()).toBeGreaterThanOrEqual(2);
-    expect(await page.locator('#timeline rect').count()).toBeGreaterThan(50);
+    await click(page, 'flaky');
+    await waitForText(page, '#result', '"ok": true', 15_000);
+    expect(await events(page, 'retry').count()).toBe(2);
+    expect(await textOf(page, '#events')).toContain('after 429, waiting');
+    expect(await textOf(page, '#events')).toContain('(Retry-After 1000 ms)');
+    expect(await page.locator('#timeline rect[data-kind="retried"]').count()).toBe(2);
+    expect(await page.locator('#timeline line.wait').count()).toBe(2);
 
     mkdirSync('test-results', { recursive: true });
     await page.screenshot({ path: 'test-results/demo.png', fullPage: true });
 
-    await click('signout');
+    await click(page, 'signout');
     await page.waitForSelector('#login:not([hidden])');
-    await click('profile');
-    await page.waitForFunction(() => document.querySelector('#result')?.textContent?.includes('signed_out'));
-    expect(await page.textContent('#login-reason')).toContain('signed_out');
+    await click(page, 'profile');
+    await waitForText(page, '#result', 'UnauthenticatedError (signed_out), sent: false');
+    expect(await textOf(page, '#login-reason')).toContain('signed_out');
+    expect(await page.locator('#timeline [data-kind="not-sent"]').count()).toBe(1);
     expect(server.stats.reuseDetected).toBe(0);
+    await page.close();
+  }, 60_000);
+
+  it('two tabs share one session: a refresh in one reaches the other, and sign-out in one signs both out', async () => {
+    const context: BrowserContext = await browser.newContext();
+    const first = await context.newPage();
+    await signIn(first);
+    const second = await context.newPage();
+    await second.goto(server.url);
+    await waitForText(second, '#who', 'signed in as alice');
+
+    const before = server.stats.refreshes;
+    await click(first, 'burst');
+    await waitForText(first, '#result', 'the token endpoint saw 1 refresh.');
+    await second.waitForSelector('#events li[data-type="tokens:updated"]');
+    expect(await textOf(second, '#events li[data-type="tokens:updated"]')).toContain('from another tab');
+    // The second tab already holds the rotated tokens: its burst refreshes with the new refresh token.
+    await click(second, 'burst');
+    await waitForText(second, '#result', 'the token endpoint saw 1 refresh.');
+    expect(server.stats.refreshes - before).toBe(2);
+    expect(server.stats.reuseDetected).toBe(0);
+
+    await click(first, 'signout');
+    await second.waitForSelector('#login:not([hidden])');
+    expect(await textOf(second, '#login-reason')).toBe('Signed out in another tab.');
+    await click(second, 'profile');
+    await waitForText(second, '#result', 'UnauthenticatedError (signed_out), sent: false');
+    await context.close();
   }, 60_000);
 });
