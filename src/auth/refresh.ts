@@ -270,6 +270,9 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
         coordinator ? coordinator.lock(refreshHoldingLock, controller.signal) : lock(lockName, refreshHoldingLock),
       ]);
       adopt(next);
+      // A token just issued cannot have expired: this clock disagrees with the issuer's. Its expiry would make every
+      // request refresh again, so rely on the server's 401 for this token instead.
+      if (expiry !== undefined && expiry <= now()) expiry = undefined;
       unconfirmed = generation;
       if (fromOtherHolder) {
         // Not our refresh: it does not count against the circuit breaker.

@@ -337,3 +337,21 @@ describe('auth options', () => {
     expect(() => createApiFetch({ auth: { [name]: value } as AuthOptions })).toThrow(`\`auth.${name}\``);
   });
 });
+
+describe('clock skew', () => {
+  it('a refreshed token that already looks expired (clock ahead of the issuer) is used, not refreshed again', async () => {
+    let n = 0;
+    const h = harness({
+      tokens: { accessToken: 'old', expiresAt: Date.UTC(2025, 0, 1) },
+      refresh: async () => {
+        n += 1;
+        h.valid.add(`at-${n}`);
+        // The issuer's clock is an hour behind ours: its fresh token "expired" 55 minutes ago here.
+        return { accessToken: `at-${n}`, expiresAt: h.now() - 55 * 60_000 };
+      },
+    });
+    for (const path of ['a', 'b', 'c', 'd', 'e']) expect(await h.api.get(path).text()).toBe('ok');
+    expect(n).toBe(1);
+    expect(h.sent.map((s) => s.token)).toEqual(Array(5).fill('at-1'));
+  });
+});
