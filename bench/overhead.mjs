@@ -1,11 +1,13 @@
 // 1. Per-request overhead: GET of a small JSON body from a loopback server, the same requests through raw fetch,
-// ky, axios, ofetch and apifetch (token attached, retry on). Interleaved rounds, median throughput, ratio to fetch.
+// ky, axios, ofetch and apifetch (token attached, retry on). Many short interleaved rounds (each in a rotated order,
+// so drift on a noisy machine hits every contender alike), median throughput, ratios to raw fetch and to ky.
 import axios from 'axios';
 import ky from 'ky';
 import { ofetch } from 'ofetch';
-import { median, startBenchServer } from './lib.mjs';
+import { median, startBenchServer, useBoundedPools } from './lib.mjs';
 
-export async function runOverhead({ lib, rounds = 7, requests = 2000, concurrency = 10 } = {}) {
+export async function runOverhead({ lib, rounds = 15, requests = 1000, concurrency = 10 } = {}) {
+  useBoundedPools();
   const server = await startBenchServer();
   const url = `${server.origin}/json`;
   await server.control({ token: 'valid-token' });
@@ -39,10 +41,13 @@ export async function runOverhead({ lib, rounds = 7, requests = 2000, concurrenc
     for (const name of order) samples[name].push(await run(contenders[name]));
   }
   server.close();
-  const base = median(samples.fetch);
+  // Ratios are paired: each round's throughput over the same round's reference, then the median over rounds.
+  const ratio = (name, reference) =>
+    Number(median(samples[name].map((rate, round) => rate / samples[reference][round])).toFixed(3));
   return names.map((name) => ({
     name,
     requestsPerSecond: Math.round(median(samples[name])),
-    ratioToFetch: Number((median(samples[name]) / base).toFixed(3)),
+    ratioToFetch: ratio(name, 'fetch'),
+    ratioToKy: ratio(name, 'ky'),
   }));
 }

@@ -4,15 +4,17 @@
 //   POST /token           issues a new access token (counts refreshes)
 //   GET  /data/:n         200 for a valid token, else 401 Bearer invalid_token (counts sends)
 //   GET  /outage/:n       503 while the outage is on, else 200 (records arrival times)
-//   POST /control         { expire?: true, down?: boolean, reset?: true }
-//   GET  /stats           the counters
+//   POST /control         { expire?, reset?, token?, down?: boolean, downForMs?: number } (with `downForMs` the
+//                         server itself ends the outage on time, and reports when in `recoveredAt`)
+//   GET  /stats           the counters, and the connections opened since the last reset
 import { createServer } from 'node:http';
 
 const body = JSON.stringify({ id: 1, name: 'apifetch', tags: ['a', 'b', 'c'] });
 let serial = 0;
 const valid = new Set();
 let down = false;
-const stats = { refreshes: 0, sends: 0, outageSends: 0, arrivals: [] };
+const fresh = () => ({ refreshes: 0, sends: 0, outageSends: 0, arrivals: [], connections: 0, recoveredAt: 0 });
+const stats = fresh();
 
 const server = createServer(async (req, res) => {
   const url = req.url ?? '/';
@@ -49,8 +51,15 @@ const server = createServer(async (req, res) => {
     for await (const chunk of req) raw += chunk;
     const command = JSON.parse(raw || '{}');
     if (command.expire) valid.clear();
-    if (command.reset) Object.assign(stats, { refreshes: 0, sends: 0, outageSends: 0, arrivals: [] });
+    if (command.reset) Object.assign(stats, fresh());
     if (command.down !== undefined) down = command.down;
+    if (command.downForMs !== undefined) {
+      down = true;
+      setTimeout(() => {
+        down = false;
+        stats.recoveredAt = Date.now();
+      }, command.downForMs);
+    }
     if (command.token) valid.add(command.token);
     return res.end('{}');
   }
@@ -60,6 +69,9 @@ const server = createServer(async (req, res) => {
   }
   res.writeHead(404);
   res.end();
+});
+server.on('connection', () => {
+  stats.connections += 1;
 });
 server.keepAliveTimeout = 5000;
 server.maxConnections = 18_000;

@@ -1,10 +1,13 @@
 // 2. Refresh storm: N concurrent requests meet an expired token. Counts refresh calls and sends per request, and
 // times completion (p50/p99), for apifetch (401-driven and proactive), the ky README's afterResponse-hook recipe,
-// and axios + axios-auth-refresh, against the same loopback server.
+// and axios + axios-auth-refresh, against the same loopback server, every contender through the same bounded
+// connection pool (256 sockets). Each request times out after 60 s, so a contender that stalls costs a minute at most.
 import axios from 'axios';
 import createAuthRefresh from 'axios-auth-refresh';
 import ky from 'ky';
-import { percentile, startBenchServer } from './lib.mjs';
+import { countErrors, percentile, startBenchServer, useBoundedPools } from './lib.mjs';
+
+const requestTimeoutMs = 60_000;
 
 const getToken = (origin) => fetch(`${origin}/token`, { method: 'POST' }).then((r) => r.json());
 
@@ -13,7 +16,7 @@ function contenders(lib, origin) {
     'apifetch (401 → refresh)': () => {
       const api = lib.createApiFetch({
         baseUrl: origin,
-        timeout: 120_000,
+        timeout: requestTimeoutMs,
         auth: { tokens: { accessToken: 'expired' }, refresh: () => getToken(origin), maxRefreshes: 1000 },
       });
       return (i) => api.get(`data/${i}`).json();
@@ -21,7 +24,7 @@ function contenders(lib, origin) {
     'apifetch (proactive)': () => {
       const api = lib.createApiFetch({
         baseUrl: origin,
-        timeout: 120_000,
+        timeout: requestTimeoutMs,
         auth: {
           tokens: { accessToken: 'expired', expiresAt: Date.now() - 1000 },
           refresh: () => getToken(origin),
@@ -34,7 +37,7 @@ function contenders(lib, origin) {
       let token = 'expired';
       const api = ky.create({
         prefix: origin,
-        timeout: 120_000,
+        timeout: requestTimeoutMs,
         hooks: {
           beforeRequest: [({ request }) => request.headers.set('Authorization', `Bearer ${token}`)],
           afterResponse: [
@@ -59,7 +62,7 @@ function contenders(lib, origin) {
 
 function axiosWithRefresh(origin, options) {
   let token = 'expired';
-  const api = axios.create({ baseURL: origin, timeout: 120_000 });
+  const api = axios.create({ baseURL: origin, timeout: requestTimeoutMs });
   api.interceptors.request.use((config) => {
     config.headers.Authorization = `Bearer ${token}`;
     return config;
@@ -76,6 +79,7 @@ function axiosWithRefresh(origin, options) {
 }
 
 export async function runStorm({ lib, sizes = [1000, 10_000] } = {}) {
+  useBoundedPools();
   const server = await startBenchServer();
   const rows = [];
   try {
@@ -85,12 +89,12 @@ export async function runStorm({ lib, sizes = [1000, 10_000] } = {}) {
         const send = make();
         const started = performance.now();
         const times = [];
-        let failed = 0;
+        const errors = [];
         await Promise.all(
           Array.from({ length: n }, (_, i) =>
             send(i).then(
               () => times.push(performance.now() - started),
-              () => failed++,
+              (error) => errors.push(error),
             ),
           ),
         );
@@ -100,9 +104,10 @@ export async function runStorm({ lib, sizes = [1000, 10_000] } = {}) {
           name,
           refreshes: stats.refreshes,
           sendsPerRequest: Number((stats.sends / n).toFixed(2)),
-          failed,
+          failed: errors.length,
           p50Ms: Math.round(percentile(times, 50) ?? 0),
           p99Ms: Math.round(percentile(times, 99) ?? 0),
+          failures: countErrors(errors),
         });
       }
     }
