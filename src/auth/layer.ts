@@ -108,7 +108,7 @@ function unauthenticated(
     error = UnauthenticatedError.notSent(request, failure.failure, failure.cause);
   }
   deps.emit({ type: 'unauthenticated', ...requestInfo(request), reason: failure.failure });
-  if (deps.session.claimEpisode()) notify(deps.options.onUnauthenticated, error);
+  if (deps.session.claimEpisode(failure.failure)) notify(deps.options.onUnauthenticated, error);
   return error;
 }
 

@@ -5,7 +5,7 @@ import type { Emit } from '../events.js';
 import { hidden } from '../options.js';
 import { backoffDelay } from '../retry/backoff.js';
 import type { Coordinator } from './cross-tab.js';
-import { type AuthFailure, type AuthSession, isFailure, type TokenGrant } from './session.js';
+import { type AuthFailure, type AuthSession, createEpisodes, isFailure, type TokenGrant } from './session.js';
 import { expiryOf, isTokenSet, memoryTokenStore, type TokenSet, type TokenStore } from './tokens.js';
 
 /** What `auth.refresh` receives. */
@@ -107,7 +107,7 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
   /** The generation whose token the server refused (401) and no refresh has replaced yet. */
   let refused: number | undefined;
   let signedOut = false;
-  let episodeOpen = false;
+  const episodes = createEpisodes();
   let inflight: Promise<TokenGrant | AuthFailure> | undefined;
   const refreshTimes: number[] = [];
   const lock: LockFunction = options.lock ?? ((_name, fn) => fn());
@@ -168,7 +168,7 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
     obtainedAt = now();
     generation += 1;
     signedOut = false;
-    episodeOpen = false;
+    episodes.reset();
   };
   const grant = (): TokenGrant | undefined => (tokens ? { token: tokens.accessToken, generation } : undefined);
   /** Whether the current token may still be sent although no refresh replaced it: not refused, not known expired. */
@@ -357,11 +357,7 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
       if (rejected.generation === generation && unconfirmed === generation) await signOut();
     },
 
-    claimEpisode() {
-      if (episodeOpen) return false;
-      episodeOpen = true;
-      return true;
-    },
+    claimEpisode: episodes.claim,
 
     async setTokens(next) {
       if (!isTokenSet(next)) {

@@ -35,7 +35,7 @@ export interface AuthSession {
     signal: AbortSignal | undefined,
   ): Promise<TokenGrant | AuthFailure>;
   /** Whether this failure starts a new unauthenticated episode (so `onUnauthenticated` fires once per episode). */
-  claimEpisode(): boolean;
+  claimEpisode(reason: UnauthenticatedReason): boolean;
   /** A response other than 401 came back for a send that carried `accepted`. */
   confirm?(accepted: TokenGrant): void;
   /** The replay after a refresh got a 401 too: the token fresh from the refresh is refused. */
@@ -48,7 +48,7 @@ export function createAccessTokenSession(
 ): AuthSession {
   let lastToken: string | undefined;
   let generation = 0;
-  let episodeOpen = false;
+  const episodes = createEpisodes();
   return {
     async acquire() {
       const token = (await getAccessToken?.()) ?? undefined;
@@ -56,17 +56,33 @@ export function createAccessTokenSession(
       if (token !== lastToken) {
         lastToken = token;
         generation += 1;
-        episodeOpen = false;
+        episodes.reset();
       }
       return { token, generation };
     },
     async recover() {
       return { failure: 'no_refresh' };
     },
-    claimEpisode() {
-      if (episodeOpen) return false;
-      episodeOpen = true;
+    claimEpisode: episodes.claim,
+  };
+}
+
+/**
+ * Unauthenticated episodes, each closed by new tokens. A step-up demand and an unsupported challenge concern one
+ * resource, not the session: they are episodes of their own, so dismissing a step-up prompt never swallows the
+ * later "sign in again".
+ */
+export function createEpisodes(): { claim(reason: UnauthenticatedReason): boolean; reset(): void } {
+  const open = new Set<string>();
+  return {
+    claim(reason) {
+      const kind = reason === 'step_up_required' || reason === 'unsupported_challenge' ? reason : 'session';
+      if (open.has(kind)) return false;
+      open.add(kind);
       return true;
+    },
+    reset() {
+      open.clear();
     },
   };
 }

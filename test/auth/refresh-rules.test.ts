@@ -18,7 +18,8 @@ const base = 'https://api.example.test';
  * A client over an in-memory API: a request is accepted when it carries a token in `valid`, else answered 401 with
  * `challenge` (none when undefined). `refresh` is counted; its result is whatever `refreshImpl` gives.
  */
-function harness(auth: AuthOptions, challenge: string | undefined = 'Bearer error="invalid_token"') {
+function harness(auth: AuthOptions, initialChallenge: string | undefined = 'Bearer error="invalid_token"') {
+  let challenge: string | undefined = initialChallenge;
   const valid = new Set<string>();
   const sent: { path: string; token: string | null }[] = [];
   const events: ApiFetchEvent[] = [];
@@ -48,6 +49,10 @@ function harness(auth: AuthOptions, challenge: string | undefined = 'Bearer erro
       clock += ms;
     },
     now: () => clock,
+    /** Change the server's `WWW-Authenticate` (undefined: none). */
+    challenge: (next: string | undefined) => {
+      challenge = next;
+    },
   };
 }
 
@@ -353,5 +358,27 @@ describe('clock skew', () => {
     for (const path of ['a', 'b', 'c', 'd', 'e']) expect(await h.api.get(path).text()).toBe('ok');
     expect(n).toBe(1);
     expect(h.sent.map((s) => s.token)).toEqual(Array(5).fill('at-1'));
+  });
+});
+
+describe('onUnauthenticated episodes', () => {
+  it('a step-up demand is its own episode: a later failed refresh still asks to sign in again', async () => {
+    const h = harness({
+      tokens: { accessToken: 'old' },
+      refresh: async () => {
+        throw Object.assign(new Error('invalid_grant'), { status: 400 });
+      },
+    });
+    h.challenge('Bearer error="insufficient_user_authentication", acr_values="urn:mfa"');
+    const reason = async () => reasonOf(await h.api.get('x').catch((e: unknown) => e));
+    expect([await reason(), await reason()]).toEqual(['step_up_required', 'step_up_required']);
+    expect(h.onUnauthenticated).toHaveBeenCalledTimes(1);
+    h.challenge('Bearer error="invalid_token"');
+    expect([await reason(), await reason()]).toEqual(['refresh_failed', 'signed_out']);
+    expect(h.onUnauthenticated).toHaveBeenCalledTimes(2);
+    expect(h.onUnauthenticated.mock.calls.map(([e]) => (e as UnauthenticatedError).reason)).toEqual([
+      'step_up_required',
+      'refresh_failed',
+    ]);
   });
 });
