@@ -1,13 +1,11 @@
 // `npm run demo`: build the demo SPA, start the demo API on 127.0.0.1, print the URL.
 // `npm run demo -- --tour` (or `npm run demo:tour`): the same scenarios in the terminal, then exit.
-import { join } from 'node:path';
-import { buildDemo, buildLibrary, demoDist, root } from './build.mjs';
+import { buildDemo, buildLibrary, demoDist } from './build.mjs';
 import { startDemoServer } from './server.mjs';
 
 if (process.argv.includes('--tour')) {
-  // The library as users get it: the built package.
-  await buildLibrary();
-  const lib = await import(join(root, 'dist/index.js'));
+  // The library as users get it: bundled from the sources, its dependencies imported from node_modules.
+  const lib = await import(await buildLibrary());
   const { runTour } = await import('./tour.mjs');
   await runTour({ lib });
 } else {
@@ -15,8 +13,10 @@ if (process.argv.includes('--tour')) {
   const server = await startDemoServer({ staticDir: demoDist, port: Number(process.env.PORT ?? 5174) });
   console.log(`apifetch demo: open ${server.url}  (users: alice/alice, admin/admin; Ctrl-C stops)`);
   console.log('No browser? Run `npm run demo:tour` for the same scenarios in the terminal.');
-  process.on('SIGINT', async () => {
+  const stop = async () => {
     await server.close();
     process.exit(0);
-  });
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }

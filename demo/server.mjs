@@ -20,7 +20,12 @@ const cors = {
   'access-control-max-age': '600',
 };
 
-const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml' };
+const types = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
 
 /**
  * Start the demo API on 127.0.0.1. `now` is the clock for token lifetimes (injectable for tests).
@@ -68,13 +73,17 @@ export async function startDemoServer({ port = 0, tokenTtlMs = 15_000, staticDir
     });
     res.end(JSON.stringify(body));
   };
+  // RFC 6750 3.1: a request without a token gets a bare challenge; a bad or expired one gets `invalid_token`.
   const unauthorized = (res, description) =>
     send(
       res,
       401,
       { title: 'Unauthorized', status: 401, detail: description },
       {
-        'www-authenticate': `Bearer realm="demo", error="invalid_token", error_description="${description}"`,
+        'www-authenticate':
+          description === 'no token'
+            ? 'Bearer realm="demo"'
+            : `Bearer realm="demo", error="invalid_token", error_description="${description}"`,
       },
     );
 

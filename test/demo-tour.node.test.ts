@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
 // @ts-expect-error: the demo is plain JavaScript
 import { runTour } from '../demo/tour.mjs';
@@ -47,3 +49,11 @@ it('the terminal tour shows every behaviour and ends with the expected summary',
   // The naive per-request refresh spends one rotating refresh token ten times: the API revokes the session.
   expect(summary.naive).toEqual({ requests: 10, ok: 1, refreshes: 10, reuseDetected: 1 });
 }, 20_000);
+
+it('`npm run demo:tour` bundles the library, runs the tour and prints the summary', async () => {
+  // The same command npm runs: this project's Node on demo/run.mjs.
+  const { stdout } = await promisify(execFile)(process.execPath, ['demo/run.mjs', '--tour'], { timeout: 30_000 });
+  expect(stdout).toContain('the third party saw Authorization: (none)');
+  expect(stdout).toMatch(/\| total +\| +105 \| +156 \| +2 \| +50 \| +2 \| +2 \|/);
+  expect(stdout).toContain('The API saw 2 refreshes and 0 refresh-token reuse');
+}, 30_000);
