@@ -116,7 +116,7 @@ describe('single-flight refresh and replay', () => {
     expect(events.find((e) => e.type === 'replay')).toMatchObject({ reason: 'stale_token' });
   });
 
-  it('replays POST bodies intact: JSON, text, FormData, Blob, ArrayBuffer', async () => {
+  it('replays POST and PATCH bodies intact: JSON, text, FormData, Blob, ArrayBuffer, URLSearchParams', async () => {
     const { instance } = client({ maxRefreshes: 10 });
     const form = new FormData();
     form.set('field', 'value');
@@ -126,6 +126,8 @@ describe('single-flight refresh and replay', () => {
       ['form', () => instance.post('form', { body: form }).json()],
       ['blob', () => instance.post('blob', { body: new Blob(['blob-bytes']) }).json()],
       ['buffer', () => instance.post('buffer', { body: new TextEncoder().encode('buffer-bytes').buffer }).json()],
+      ['params', () => instance.post('params', { body: new URLSearchParams({ q: 'a b', n: '1' }) }).json()],
+      ['patch', () => instance.patch('patch', { json: { b: 2 } }).json()],
     ];
     for (const [, post] of posts) {
       // Expire every token, so each POST meets a 401, a refresh and a replay.
@@ -141,6 +143,9 @@ describe('single-flight refresh and replay', () => {
     expect(bodies('/form')[1]).toBe(bodies('/form')[0]);
     expect(bodies('/blob')).toEqual(['blob-bytes', 'blob-bytes']);
     expect(bodies('/buffer')).toEqual(['buffer-bytes', 'buffer-bytes']);
+    expect(bodies('/params')).toEqual(['q=a+b&n=1', 'q=a+b&n=1']);
+    expect(bodies('/patch')).toEqual(['{"b":2}', '{"b":2}']);
+    expect(api.server.seen.filter((r) => r.url === '/patch').map((r) => r.method)).toEqual(['PATCH', 'PATCH']);
   });
 });
 
