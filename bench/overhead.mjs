@@ -1,12 +1,14 @@
 // 1. Per-request overhead: GET of a small JSON body from a loopback server, the same requests through raw fetch,
-// ky, axios, ofetch and apifetch (token attached, retry on). Many short interleaved rounds (each in a rotated order,
-// so drift on a noisy machine hits every contender alike), median throughput, ratios to raw fetch and to ky.
+// ky, axios, ofetch and apifetch (token attached, retry on). Interleaved rounds (each in a rotated order, so drift
+// on a noisy machine hits every contender alike), median throughput, ratios to raw fetch and to ky.
+// Then the clients' own CPU time per request, with an in-memory fetch (no sockets, one request at a time): the
+// cost a client adds whatever the network, which loopback throughput mixes with undici's and the server's.
 import axios from 'axios';
 import ky from 'ky';
-import { ofetch } from 'ofetch';
-import { median, startBenchServer, useBoundedPools } from './lib.mjs';
+import { createFetch, ofetch } from 'ofetch';
+import { median, percentile, startBenchServer, useBoundedPools } from './lib.mjs';
 
-export async function runOverhead({ lib, rounds = 15, requests = 1000, concurrency = 10 } = {}) {
+export async function runOverhead({ lib, rounds = 15, requests = 2000, concurrency = 10 } = {}) {
   useBoundedPools();
   const server = await startBenchServer();
   const url = `${server.origin}/json`;
@@ -41,13 +43,50 @@ export async function runOverhead({ lib, rounds = 15, requests = 1000, concurren
     for (const name of order) samples[name].push(await run(contenders[name]));
   }
   server.close();
-  // Ratios are paired: each round's throughput over the same round's reference, then the median over rounds.
-  const ratio = (name, reference) =>
-    Number(median(samples[name].map((rate, round) => rate / samples[reference][round])).toFixed(3));
+  const cpu = await cpuPerRequest(lib);
+  // Ratios of medians: here the noise is bursts (a sample can run at half speed), not slow drift, so the median of
+  // each contender's samples is steadier than per-round ratios. `spread` is the interquartile range over the median.
+  const ratio = (name, reference) => Number((median(samples[name]) / median(samples[reference])).toFixed(3));
+  const spread = (name) =>
+    Number(((percentile(samples[name], 75) - percentile(samples[name], 25)) / median(samples[name])).toFixed(2));
   return names.map((name) => ({
     name,
     requestsPerSecond: Math.round(median(samples[name])),
     ratioToFetch: ratio(name, 'fetch'),
     ratioToKy: ratio(name, 'ky'),
+    spread: spread(name),
+    cpuUsPerRequest: cpu[name] ?? '',
   }));
+}
+
+/** Microseconds of CPU per request with an in-memory fetch: medians of interleaved, rotated rounds. */
+async function cpuPerRequest(lib, { rounds = 21, requests = 2500 } = {}) {
+  const body = JSON.stringify({ id: 1, name: 'apifetch', tags: ['a', 'b', 'c'] });
+  const memoryFetch = async () => new Response(body, { headers: { 'content-type': 'application/json' } });
+  const base = 'https://api.example.test';
+  const kyClient = ky.create({ prefix: base, fetch: memoryFetch });
+  const ofetchClient = createFetch({ fetch: memoryFetch, Headers, AbortController });
+  const api = lib.createApiFetch({ baseUrl: base, fetch: memoryFetch, auth: { tokens: { accessToken: 'token' } } });
+  const contenders = {
+    // A real fetch builds a Request from its input; so does this one, to stay comparable.
+    fetch: () => memoryFetch(new Request(`${base}/json`)).then((r) => r.json()),
+    ky: () => kyClient.get('json').json(),
+    ofetch: () => ofetchClient(`${base}/json`),
+    apifetch: () => api.get('json').json(),
+  };
+  const run = async (fn, n) => {
+    const started = performance.now();
+    for (let i = 0; i < n; i++) await fn();
+    return ((performance.now() - started) * 1000) / n;
+  };
+  const names = Object.keys(contenders);
+  for (const name of names) await run(contenders[name], requests);
+  const samples = Object.fromEntries(names.map((n) => [n, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[(i + round) % names.length];
+      samples[name].push(await run(contenders[name], requests));
+    }
+  }
+  return Object.fromEntries(names.map((name) => [name, Number(median(samples[name]).toFixed(1))]));
 }
