@@ -182,6 +182,7 @@ export async function startDemoServer({ port = 0, tokenTtlMs = 15_000, staticDir
         if (step === 2) return send(res, 429, { title: 'Slow down', status: 429 }, { 'retry-after': '1' });
         return send(res, 200, { ok: true, calls: flakyCalls });
       }
+      if (pathname === '/api/outage') return send(res, 503, { title: 'Down for maintenance', status: 503 });
       if (pathname.startsWith('/api/items/')) return send(res, 200, { id: pathname.slice(11), owner: who.user });
       return send(res, 404, { title: 'Not found', status: 404 });
     }

@@ -52,6 +52,7 @@ export async function runTour({ lib, log = console.log }) {
       if (event.type === 'refresh:start') say(`refresh:start (${event.reason})`);
       if (event.type === 'refresh:success') current.refreshes += 1;
       if (event.type === 'replay') current.replays += 1;
+      if (event.type === 'retry:throttled') current.throttled += 1;
       if (event.type === 'retry') {
         current.retries += 1;
         const why = event.retryAfterMs === undefined ? 'backoff' : `Retry-After ${event.retryAfterMs} ms + jitter`;
@@ -71,6 +72,7 @@ export async function runTour({ lib, log = console.log }) {
   const burst = (n) => Promise.all(Array.from({ length: n }, (_, i) => call(() => api.get(`items/${i}`).json())));
 
   let naive;
+  let outageWithoutThrottle;
   try {
     await step('sign in', 'Sign in as alice', async () => {
       const body = await postJson(`${server.url}/auth/login`, { username: 'alice', password: 'alice' });
@@ -132,6 +134,31 @@ export async function runTour({ lib, log = console.log }) {
       say(`GET /api/flaky \u2192 ${JSON.stringify(flaky)}`);
     });
 
+    await step(
+      'outage',
+      'An outage: /api/outage answers 503 to everything; 20 requests, one after another',
+      async () => {
+        const failed = await outage(api, call);
+        say(
+          `${failed} of 20 failed, as they must; ${current.sends} sends: retries stopped after ${current.retries} ` +
+            `(${current.throttled} \u00d7 retry:throttled), so the outage is not made worse`,
+        );
+        // For comparison: a client without the throttle, every request retried twice.
+        let sends = 0;
+        const unthrottled = createApiFetch({
+          baseUrl: `${server.url}/api/`,
+          auth: { tokens: await api.auth.getTokens() },
+          retry: { baseDelayMs: 10, throttle: false },
+          onEvent: (event) => {
+            if (event.type === 'request') sends += 1;
+          },
+        });
+        await outage(unthrottled, (fn) => fn());
+        outageWithoutThrottle = sends;
+        say(`the same 20 requests without the retry throttle: ${sends} sends`);
+      },
+    );
+
     await step('signed out', 'Sign out: the next request fails fast, without a send', async () => {
       await api.auth.clear();
       try {
@@ -158,11 +185,21 @@ export async function runTour({ lib, log = console.log }) {
     reuseDetected: server.stats.reuseDetected,
     steps,
     naive,
+    outageWithoutThrottle,
   };
 }
 
 function zero() {
-  return { requests: 0, sends: 0, refreshes: 0, replays: 0, retries: 0, errors: 0 };
+  return { requests: 0, sends: 0, refreshes: 0, replays: 0, retries: 0, errors: 0, throttled: 0 };
+}
+
+/** 20 requests to the route that is down, one after another; resolves with how many failed. */
+async function outage(client, call) {
+  let failed = 0;
+  for (let i = 0; i < 20; i++) {
+    await call(() => client.get('outage').json()).catch(() => (failed += 1));
+  }
+  return failed;
 }
 
 /** A token response (`expiresIn` in seconds, as OAuth servers send it) as an apifetch TokenSet. */

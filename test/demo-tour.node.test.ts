@@ -13,6 +13,7 @@ interface Row {
   replays: number;
   retries: number;
   errors: number;
+  throttled: number;
 }
 
 it('the terminal tour shows every behaviour and ends with the expected summary', async () => {
@@ -26,7 +27,8 @@ it('the terminal tour shows every behaviour and ends with the expected summary',
   expect(text).toContain('refresh:start (rejected)');
   expect(text).toContain('50 × 401 shared 1 refresh, then each replayed once (50 replays)');
   expect(text).toContain('UnauthenticatedError(signed_out), sent: false, sends made: 0');
-  expect(text).toMatch(/\| total +\| +105 \| +156 \| +2 \| +50 \| +2 \| +2 \|/);
+  expect(text).toContain('the same 20 requests without the retry throttle: 60 sends');
+  expect(text).toMatch(/\| total +\| +125 \| +178 \| +2 \| +50 \| +4 \| +22 \|/);
 
   const row = (step: string) => (summary.steps as Row[]).find((r) => r.step === step);
   // Expired by the clock: refreshed before sending, each request sent once.
@@ -34,15 +36,18 @@ it('the terminal tour shows every behaviour and ends with the expected summary',
   // Revoked by the server: 50 401s share one refresh, each replayed once.
   expect(row('burst after revocation')).toMatchObject({ requests: 50, sends: 100, refreshes: 1, replays: 50 });
   expect(row('flaky endpoint')).toMatchObject({ requests: 1, sends: 3, retries: 2, errors: 0 });
+  // An outage: the throttle (already 2 tokens down after the flaky step) stops retrying after 2 retries.
+  expect(row('outage')).toMatchObject({ requests: 20, sends: 22, retries: 2, errors: 20, throttled: 19 });
+  expect(summary.outageWithoutThrottle).toBe(60);
   expect(row('signed out')).toMatchObject({ requests: 1, sends: 0, errors: 1 });
   expect(summary).toMatchObject({
-    requests: 105,
-    sends: 156,
+    requests: 125,
+    sends: 178,
     refreshes: 2,
     serverRefreshes: 2,
     replays: 50,
-    retries: 2,
-    errors: 2,
+    retries: 4,
+    errors: 22,
     unauthenticatedCalls: 1,
     reuseDetected: 0,
   });
@@ -54,6 +59,6 @@ it('`npm run demo:tour` bundles the library, runs the tour and prints the summar
   // The same command npm runs: this project's Node on demo/run.mjs.
   const { stdout } = await promisify(execFile)(process.execPath, ['demo/run.mjs', '--tour'], { timeout: 30_000 });
   expect(stdout).toContain('the third party saw Authorization: (none)');
-  expect(stdout).toMatch(/\| total +\| +105 \| +156 \| +2 \| +50 \| +2 \| +2 \|/);
+  expect(stdout).toMatch(/\| total +\| +125 \| +178 \| +2 \| +50 \| +4 \| +22 \|/);
   expect(stdout).toContain('The API saw 2 refreshes and 0 refresh-token reuse');
 }, 30_000);
