@@ -43,7 +43,7 @@ async function sendWithToken(deps: AuthLayerDeps, send: Send, request: Request, 
   // Keep an unsent copy only when the body would be consumed; a bodiless Request can be sent twice.
   const spare = request.body === null ? request : request.clone();
   const response = await send(withToken(request, grant), init, true);
-  if (response.status !== 401) session.confirm?.(grant);
+  if (provesToken(response.status)) session.confirm?.(grant);
   if (response.status === 403) throw await forbidden(deps, request, response);
   if (response.status !== 401) return response;
 
@@ -68,10 +68,13 @@ async function sendWithToken(deps: AuthLayerDeps, send: Send, request: Request, 
     await session.rejectedAfterRefresh?.(next);
     throw unauthenticated(deps, request, { failure: 'rejected_after_refresh' }, replayed);
   }
-  session.confirm?.(next);
+  if (provesToken(replayed.status)) session.confirm?.(next);
   if (replayed.status === 403) throw await forbidden(deps, request, replayed);
   return replayed;
 }
+
+/** Whether the server must have accepted the token to answer so; a gateway's 5xx, 408 or 429 may come before that. */
+const provesToken = (status: number) => status < 500 && status !== 401 && status !== 408 && status !== 429;
 
 function withToken(request: Request, grant: TokenGrant): Request {
   request.headers.set('authorization', `Bearer ${grant.token}`);

@@ -70,6 +70,10 @@ class RefreshTimeout extends Error {
   override readonly name = 'RefreshTimeout';
 }
 
+class Superseded extends Error {
+  override readonly name = 'Superseded';
+}
+
 class InvalidRefreshResult extends Error {
   override readonly name = 'InvalidRefreshResult';
   constructor() {
@@ -209,6 +213,10 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
     refreshTimes.push(time);
 
     emit({ type: 'refresh:start', reason });
+    // `setTokens`, `clear` or another tab changed the tokens while this refresh ran: its result must not undo that
+    // (a sign-out would otherwise be reverted, or another account's login overwritten).
+    const startGeneration = generation;
+    const superseded = () => generation !== startGeneration;
     const controller = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
     let attempt = 0;
@@ -253,6 +261,7 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
         },
       );
       if (!isTokenSet(next)) throw new InvalidRefreshResult();
+      if (superseded()) throw new Superseded();
       // Written before the lock is released, so the next holder sees it.
       await coordinator?.state.write(next);
       return next;
@@ -269,6 +278,7 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
         timeout,
         coordinator ? coordinator.lock(refreshHoldingLock, controller.signal) : lock(lockName, refreshHoldingLock),
       ]);
+      if (superseded()) throw new Superseded();
       adopt(next);
       // A token just issued cannot have expired: this clock disagrees with the issuer's. Its expiry would make every
       // request refresh again, so rely on the server's 401 for this token instead.
@@ -286,7 +296,13 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
       return { token: next.accessToken, generation, refreshed: true };
     } catch (error) {
       const timedOut = error instanceof RefreshTimeout;
-      emit({ type: 'refresh:failure', durationMs: now() - time, attempt, reason: failureReason(error) });
+      emit({
+        type: 'refresh:failure',
+        durationMs: now() - time,
+        attempt,
+        reason: superseded() ? 'superseded' : failureReason(error),
+      });
+      if (superseded()) return (!signedOut && grant()) || { failure: 'signed_out' };
       // A proactive or manual refresh that failed transiently leaves a token that still works: keep it and try
       // again later. Anything else (a refused refresh token, a token the server refused) ends the session.
       const transient = timedOut || isTransientRefreshError(error);

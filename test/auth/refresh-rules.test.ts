@@ -382,3 +382,68 @@ describe('onUnauthenticated episodes', () => {
     ]);
   });
 });
+
+describe('a refresh overtaken by the app', () => {
+  it('clear() while a refresh runs: the user stays signed out when the refresh completes', async () => {
+    const gate = deferred();
+    const h = harness({
+      tokens: { accessToken: 'old', refreshToken: 'rt' },
+      refresh: async () => {
+        await gate.promise;
+        h.valid.add('new');
+        return { accessToken: 'new' };
+      },
+    });
+    const waiting = h.api.get('x').catch((e: unknown) => e);
+    await vi.waitFor(() => expect(h.events.some((e) => e.type === 'refresh:start')).toBe(true));
+    await h.api.auth.clear();
+    gate.release();
+    expect(reasonOf(await waiting)).toBe('signed_out');
+    expect(await h.api.auth.getTokens()).toBeUndefined();
+    const sends = h.sent.length;
+    expect(reasonOf(await h.api.get('y').catch((e: unknown) => e))).toBe('signed_out');
+    expect(h.sent.length).toBe(sends);
+    expect(h.events.find((e) => e.type === 'refresh:failure')).toMatchObject({ reason: 'superseded' });
+  });
+
+  it('setTokens() while a refresh runs: the new login wins and the waiting request is replayed with it', async () => {
+    const gate = deferred();
+    const h = harness({
+      tokens: { accessToken: 'old', refreshToken: 'rt' },
+      refresh: async () => {
+        await gate.promise;
+        return { accessToken: 'refreshed-for-the-previous-user' };
+      },
+    });
+    const waiting = h.api.get('x').text();
+    await vi.waitFor(() => expect(h.events.some((e) => e.type === 'refresh:start')).toBe(true));
+    h.valid.add('login-2');
+    await h.api.auth.setTokens({ accessToken: 'login-2' });
+    gate.release();
+    expect(await waiting).toBe('ok');
+    expect(await h.api.auth.getTokens()).toEqual({ accessToken: 'login-2' });
+    expect(h.sent.map((s) => s.token)).toEqual(['old', 'login-2']);
+  });
+});
+
+describe('what confirms a fresh token', () => {
+  it('a gateway 503 does not vouch for a fresh token: a later 401 on it signs out, with no second refresh', async () => {
+    const answers = [401, 503, 401];
+    let refreshes = 0;
+    const api = createApiFetch({
+      baseUrl: base,
+      retry: false,
+      fetch: async () => new Response(null, { status: answers.shift() ?? 200 }),
+      auth: {
+        tokens: { accessToken: 'old' },
+        refresh: async () => {
+          refreshes += 1;
+          return { accessToken: `at-${refreshes}` };
+        },
+      },
+    });
+    expect(await api.get('x').catch((e: unknown) => (e as { response: Response }).response.status)).toBe(503);
+    expect(reasonOf(await api.get('y').catch((e: unknown) => e))).toBe('rejected_after_refresh');
+    expect(refreshes).toBe(1);
+  });
+});
