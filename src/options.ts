@@ -26,15 +26,18 @@ export interface AuthOptions {
   tokens?: TokenSet;
   /**
    * Where tokens live. Use `storageTokenStore(localStorage, key)` to keep them across reloads and share them
-   * between tabs (the refresh is then coordinated across tabs).
+   * between tabs (the refresh is then coordinated across tabs). A store that throws never breaks a request:
+   * apifetch goes on in memory and emits `store:fallback`.
    * @default memoryTokenStore()
    */
   store?: TokenStore;
   /**
    * Gets new tokens, typically from your token endpoint with the refresh token. Called by one request for all
-   * (single flight); never goes through the auth layer, so call the endpoint with plain `fetch` or `ky`.
-   * Throw an error with `status` (or ky's `HTTPError`) to say how it failed: 408, 429 and 5xx and network errors
-   * are retried; anything else (400 `invalid_grant`, 401) signs the user out at once.
+   * (single flight); never goes through the auth layer, so call the endpoint with plain `fetch` or `ky` (or this
+   * client with `auth: false`: a request that needs the token would wait for this very refresh).
+   * Throw an error with `status` (or ky's `HTTPError`) to say how it failed: network errors (`TypeError` from fetch,
+   * ky's `NetworkError`/`TimeoutError`), 408, 429 and 5xx are retried; anything else (400 `invalid_grant`, 401, an
+   * error without `status`) signs the user out at once.
    * @default undefined (no refresh: a 401 is final)
    * @example refresh: async ({ tokens, signal }) => ky.post('/oauth/token', { json: { refresh_token: tokens?.refreshToken }, signal }).json()
    */
@@ -46,7 +49,9 @@ export interface AuthOptions {
    */
   refreshLeewayMs?: number;
   /**
-   * The longest a refresh may take, its retries and waits for a lock included; then `refresh_timeout`.
+   * The longest a refresh may take, its retries and waits for a lock included; then `refresh_timeout` and the
+   * refresh's `signal` aborts. A waiting request is also bounded by its own `timeout`: one that runs out first
+   * ends in ky's `TimeoutError`, while the refresh goes on for the others.
    * @default 10000
    */
   refreshTimeoutMs?: number;
