@@ -74,7 +74,8 @@ describe.skipIf(!hasChromium)(`demo SPA in Chromium (needs ${chromiumPath}; skip
     expect(await page.locator('#timeline rect[data-kind="replayed"]').count()).toBe(50);
     expect(await page.locator('#timeline rect[data-kind="ok"]').count()).toBe(50);
     expect(await page.locator('#timeline rect[data-kind="refresh"]').count()).toBe(1);
-    await page.screenshot({ path: 'test-results/demo-burst.png', fullPage: true });
+    mkdirSync('test-results', { recursive: true });
+    await page.screenshot({ path: 'test-results/demo.png', fullPage: true });
 
     await click(page, 'flaky');
     await waitForText(page, '#result', '"ok": true', 15_000);
@@ -84,8 +85,7 @@ describe.skipIf(!hasChromium)(`demo SPA in Chromium (needs ${chromiumPath}; skip
     expect(await page.locator('#timeline rect[data-kind="retried"]').count()).toBe(2);
     expect(await page.locator('#timeline line.wait').count()).toBe(2);
 
-    mkdirSync('test-results', { recursive: true });
-    await page.screenshot({ path: 'test-results/demo.png', fullPage: true });
+    await page.screenshot({ path: 'test-results/demo-flaky.png', fullPage: true });
 
     await click(page, 'signout');
     await page.waitForSelector('#login:not([hidden])');
