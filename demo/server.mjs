@@ -182,6 +182,18 @@ export async function startDemoServer({ port = 0, tokenTtlMs = 15_000, staticDir
         if (step === 2) return send(res, 429, { title: 'Slow down', status: 429 }, { 'retry-after': '1' });
         return send(res, 200, { ok: true, calls: flakyCalls });
       }
+      if (pathname === '/api/transfer') {
+        // Money moves only after a second factor (RFC 9470 step-up); the demo's sign-in is password only.
+        return send(
+          res,
+          401,
+          { title: 'A second factor is required', status: 401 },
+          {
+            'www-authenticate':
+              'Bearer realm="demo", error="insufficient_user_authentication", acr_values="mfa", max_age="300"',
+          },
+        );
+      }
       if (pathname === '/api/outage') return send(res, 503, { title: 'Down for maintenance', status: 503 });
       if (pathname.startsWith('/api/items/')) return send(res, 200, { id: pathname.slice(11), owner: who.user });
       return send(res, 404, { title: 'Not found', status: 404 });

@@ -44,7 +44,8 @@ export async function runTour({ lib, log = console.log }) {
     retry: { baseDelayMs: 100 },
     onUnauthenticated: (error) => {
       totals.unauthenticatedCalls += 1;
-      say(`onUnauthenticated(${error.reason}) \u2192 the app shows its login form`);
+      const next = error.reason === 'step_up_required' ? 'asks for a second factor' : 'shows its login form';
+      say(`onUnauthenticated(${error.reason}) \u2192 the app ${next}`);
     },
     onForbidden: (error) => say(`onForbidden \u2192 "access denied" banner (needs ${error.requiredScopes.join(', ')})`),
     onEvent: (event) => {
@@ -97,6 +98,18 @@ export async function runTour({ lib, log = console.log }) {
         if (!isForbiddenError(error)) throw error;
         say(
           `ForbiddenError: requiredScopes=${JSON.stringify(error.requiredScopes)}, problem.title="${error.problem?.title}"`,
+        );
+      }
+    });
+
+    await step('step-up (401)', 'A transfer needs a second factor: 401 insufficient_user_authentication', async () => {
+      try {
+        await call(() => api.post('transfer', { json: { amount: 100 } }).json());
+      } catch (error) {
+        if (!isUnauthenticatedError(error)) throw error;
+        say(
+          `UnauthenticatedError(${error.reason}): acrValues=${JSON.stringify(error.acrValues)}, maxAge=${error.maxAge}; ` +
+            `no refresh (${current.refreshes}), since a new token would not help`,
         );
       }
     });

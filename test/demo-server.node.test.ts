@@ -85,6 +85,18 @@ it('answers a normal user 403 insufficient_scope with problem details, and lets 
   expect(admin.status).toBe(200);
 });
 
+it('asks for a second factor before a transfer (RFC 9470 step-up)', async () => {
+  const { url } = await start();
+  const response = await fetch(`${url}/api/transfer`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${(await login(url)).accessToken}` },
+  });
+  expect(response.status).toBe(401);
+  expect(response.headers.get('www-authenticate')).toBe(
+    'Bearer realm="demo", error="insufficient_user_authentication", acr_values="mfa", max_age="300"',
+  );
+});
+
 it('answers preflights and exposes WWW-Authenticate and Retry-After; the flaky route cycles 503, 429, 200', async () => {
   const { url } = await start();
   const preflight = await fetch(`${url}/api/flaky`, { method: 'OPTIONS' });
