@@ -28,6 +28,12 @@ const post = (url: string, body: unknown) =>
 const login = async (url: string, username = 'alice') =>
   (await (await post(`${url}/auth/login`, { username, password: username })).json()) as TokenResponse;
 const get = (url: string, token?: string) => fetch(url, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+/** POST to `path` with a fresh token of `username`. */
+const postAs = async (url: string, path: string, username = 'alice') =>
+  fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${(await login(url, username)).accessToken}` },
+  });
 
 it('issues a JWT and a rotating refresh token; a reused refresh token revokes the whole family', async () => {
   const { url, stats } = await start();
@@ -69,28 +75,19 @@ it('rejects wrong passwords, missing and expired tokens with the right challenge
 
 it('answers a normal user 403 insufficient_scope with problem details, and lets an admin in', async () => {
   const { url } = await start();
-  const denied = await fetch(`${url}/api/admin`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${(await login(url)).accessToken}` },
-  });
+  const denied = await postAs(url, '/api/admin');
   expect(denied.status).toBe(403);
   expect(denied.headers.get('content-type')).toBe('application/problem+json');
   expect(denied.headers.get('www-authenticate')).toBe('Bearer realm="demo", error="insufficient_scope", scope="admin"');
   expect(await denied.json()).toMatchObject({ title: 'Admins only', status: 403 });
 
-  const admin = await fetch(`${url}/api/admin`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${(await login(url, 'admin')).accessToken}` },
-  });
+  const admin = await postAs(url, '/api/admin', 'admin');
   expect(admin.status).toBe(200);
 });
 
 it('asks for a second factor before a transfer (RFC 9470 step-up)', async () => {
   const { url } = await start();
-  const response = await fetch(`${url}/api/transfer`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${(await login(url)).accessToken}` },
-  });
+  const response = await postAs(url, '/api/transfer');
   expect(response.status).toBe(401);
   expect(response.headers.get('www-authenticate')).toBe(
     'Bearer realm="demo", error="insufficient_user_authentication", acr_values="mfa", max_age="300"',
