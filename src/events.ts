@@ -27,7 +27,14 @@ export type ApiFetchEvent =
   | ({ type: 'retry:throttled'; time: number; reason: string; origin: string } & RequestInfo)
   | { type: 'refresh:start'; time: number; reason: 'expired' | 'rejected' | 'manual' }
   | { type: 'refresh:success'; time: number; durationMs: number; attempt: number }
-  | { type: 'refresh:failure'; time: number; durationMs: number; attempt: number; reason: string }
+  | {
+      type: 'refresh:failure';
+      time: number;
+      durationMs: number;
+      attempt: number;
+      /** `timeout`, `status 400` (the status the refresh threw with), `network`, `superseded`, or the error's name. */
+      reason: string;
+    }
   | ({ type: 'replay'; time: number; reason: 'refreshed' | 'stale_token' } & RequestInfo)
   | ({ type: 'unauthenticated'; time: number; reason: string } & Partial<RequestInfo>)
   | ({ type: 'forbidden'; time: number; requiredScopes: readonly string[] } & RequestInfo)
