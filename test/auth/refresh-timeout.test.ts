@@ -1,3 +1,4 @@
+import { isTimeoutError } from 'ky';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import { createApiFetch, type UnauthenticatedError } from '../../src/index.js';
 
@@ -95,4 +96,27 @@ it('a proactive refresh that fails transiently keeps a token that still works', 
   expect(await api.get('b').text()).toBe('ok');
   expect(sent).toEqual(['Bearer current', 'Bearer current']);
   expect(onUnauthenticated).not.toHaveBeenCalled();
+});
+
+it('with the default timeouts, a request waiting on a hanging refresh times out; the next one fails fast signed out', async () => {
+  const onUnauthenticated = vi.fn();
+  let sends = 0;
+  const api = createApiFetch({
+    baseUrl: 'https://api.example.test',
+    fetch: async () => {
+      sends += 1;
+      return new Response(null, { status: 401, headers: { 'www-authenticate': 'Bearer' } });
+    },
+    onUnauthenticated,
+    auth: { tokens: { accessToken: 'old' }, refresh: () => new Promise(() => {}) },
+  });
+  const first = api.get('x').catch((e: unknown) => e);
+  await vi.advanceTimersByTimeAsync(10_000);
+  expect(isTimeoutError(await first)).toBe(true);
+  await vi.advanceTimersByTimeAsync(100);
+  const next = (await api.get('y').catch((e: unknown) => e)) as UnauthenticatedError;
+  expect(next).toMatchObject({ reason: 'signed_out', sent: false });
+  expect(sends).toBe(1);
+  expect(onUnauthenticated).toHaveBeenCalledTimes(1);
+  expect(onUnauthenticated).toHaveBeenCalledWith(next);
 });
