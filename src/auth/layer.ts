@@ -58,11 +58,9 @@ async function sendWithToken(deps: AuthLayerDeps, send: Send, request: Request, 
   }
   if (isFailure(next)) throw unauthenticated(deps, request, next, response, challenges);
   discard(response);
-  deps.emit({
-    type: 'replay',
-    ...requestInfo(request),
-    reason: next.refreshed ? 'refreshed' : 'stale_token',
-  });
+  if (deps.emit.active) {
+    deps.emit({ type: 'replay', ...requestInfo(request), reason: next.refreshed ? 'refreshed' : 'stale_token' });
+  }
   const replayed = await send(withToken(spare, next), init, true);
   if (replayed.status === 401) {
     await session.rejectedAfterRefresh?.(next);
