@@ -5,7 +5,7 @@
 // of the logical requests' issue times (`scheduleHerd`) shows how much of a herd is the bench process itself
 // (a collector pause bunches the clients' timers); the library's herd is the excess over it.
 import ky from 'ky';
-import { startBenchServer, useBoundedPools } from './lib.mjs';
+import { countErrors, startBenchServer, useBoundedPools } from './lib.mjs';
 
 function contenders(lib, origin) {
   return {
@@ -50,7 +50,9 @@ export async function runOutage({ lib, clients = 1000, outageMs = 10_000, health
               () => {
                 entry.ok = true;
               },
-              () => {},
+              (error) => {
+                entry.error = error;
+              },
             ),
           );
           timers.push(setTimeout(tick, 1000));
@@ -88,10 +90,17 @@ export async function runOutage({ lib, clients = 1000, outageMs = 10_000, health
         scheduleHerd: peakOverMean(issuedAfter.map((l) => l.issuedAt)),
         issuedAfterRecovery: issuedAfter.length,
         succeededAfterRecovery: issuedAfter.filter((l) => l.ok).length,
+        failuresAfterRecovery: countErrors(issuedAfter.filter((l) => !l.ok).map((l) => describe(l.error))),
       });
     }
   } finally {
     server.close();
   }
   return rows;
+}
+
+/** An error with its cause's code (a reset socket, say), so a failure's origin shows in the table. */
+function describe(error) {
+  const code = error?.cause?.code ?? error?.cause?.cause?.code;
+  return code ? { name: `${error.name} (${code})`, response: error.response } : error;
 }
