@@ -5,7 +5,8 @@
 // `npm run bench -- overhead storm` runs only the named sections.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
-import { buildLibrary } from '../demo/build.mjs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'vite';
 import { useBoundedPools, within } from './lib.mjs';
 import { runMemory } from './memory.mjs';
 import { runOutage } from './outage.mjs';
@@ -22,7 +23,9 @@ async function challengeBench() {
 }
 
 const started = performance.now();
-await buildLibrary();
+// Always build: a stale dist/ would measure yesterday's code, and the build takes seconds.
+const root = fileURLToPath(new URL('..', import.meta.url));
+await build({ root, logLevel: 'warn', configFile: `${root}vite.config.ts` });
 const lib = await import('../dist/index.js');
 useBoundedPools();
 const runChallengeBench = await challengeBench();
@@ -68,13 +71,24 @@ const machine = {
   platform: `${process.platform} ${process.arch}`,
   date: new Date().toISOString(),
 };
+const resultsUrl = new URL('./results.json', import.meta.url);
+// A run of some sections keeps the other sections of the last run (each carries its own command and date).
+const previous = only.length > 0 ? readPrevious() : undefined;
+
+function readPrevious() {
+  try {
+    return JSON.parse(readFileSync(resultsUrl, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
 const results = {
   command: `npm run bench${only.length ? ` -- ${only.join(' ')}` : ''}`,
   machine,
   notes:
     'Figures are medians of interleaved rounds on a shared, noisy machine; compare ratios within one run, not ' +
     'absolute times across runs. Loopback only; every contender goes through the same bounded connection pools.',
-  sections: {},
+  sections: { ...previous?.sections },
 };
 console.log(`apifetch benchmarks on ${machine.cores} × ${machine.cpu}, Node ${machine.node}`);
 for (const [key, section] of Object.entries(sections)) {
@@ -90,18 +104,35 @@ for (const [key, section] of Object.entries(sections)) {
   try {
     const rows = await within(Promise.resolve().then(section.run), sectionLimitMs, key);
     console.table(rows);
-    results.sections[key] = { title: section.title, command, seconds: seconds(sectionStarted), rows };
+    results.sections[key] = {
+      title: section.title,
+      command,
+      date: machine.date,
+      seconds: seconds(sectionStarted),
+      rows,
+    };
   } catch (error) {
     console.log(`  failed: ${error instanceof Error ? error.message : String(error)}`);
-    results.sections[key] = { title: section.title, command, seconds: seconds(sectionStarted), error: String(error) };
+    results.sections[key] = {
+      title: section.title,
+      command,
+      date: machine.date,
+      seconds: seconds(sectionStarted),
+      error: String(error),
+    };
   }
 }
 
+results.sections = Object.fromEntries(
+  Object.keys(sections)
+    .filter((key) => key in results.sections)
+    .map((key) => [key, results.sections[key]]),
+);
 results.summary = summarize(results.sections);
 console.log('\nSummary (apifetch against the goals of issue 10; details above and in bench/results.json)');
 console.table(results.summary);
 results.seconds = seconds(started);
-writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(resultsUrl, `${JSON.stringify(results, null, 2)}\n`);
 console.log(`\nwritten: bench/results.json (${results.seconds} s)`);
 process.exit(0);
 
