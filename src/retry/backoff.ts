@@ -4,10 +4,13 @@ export interface BackoffOptions {
   maxDelayMs: number;
 }
 
-/** The most a retry may wait before `attempt` (1-based): exponential, capped. */
+// 2 ** 1000 is finite, so `baseDelayMs * 2 ** exponent` never becomes `0 * Infinity` (NaN) when baseDelayMs is 0.
+const maxExponent = 1000;
+
+/** The most a retry may wait before `attempt` (1-based): exponential, capped. Never NaN for any attempt. */
 export function backoffCeiling(attempt: number, { baseDelayMs, maxDelayMs }: BackoffOptions): number {
-  // 2 ** 1024 is Infinity, and min() then returns the cap: no overflow to guard beyond that.
-  return Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, attempt - 1));
+  const exponent = attempt > 1 ? Math.min(maxExponent, Math.floor(attempt) - 1) : 0;
+  return Math.min(maxDelayMs, baseDelayMs * 2 ** exponent);
 }
 
 /**

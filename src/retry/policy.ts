@@ -173,9 +173,13 @@ export function isRetryableFailure(failure: Failure, options: ResolvedRetryOptio
 const reasonOf = (failure: Failure) => (failure.kind === 'http' ? String(failure.status) : failure.kind);
 
 /**
- * Decide one retry. Pure: the caller records outcomes on the throttle (every send, see `isRetryableFailure`), so
- * this never counts twice. With `Retry-After`, the wait is the server's value plus a full-jitter spread on top:
- * never earlier than the server allows, and a herd told "1 s" does not come back in the same millisecond.
+ * Decide one retry. Pure apart from `options.random`: it only reads the throttle. The caller records every send's
+ * outcome on the throttle exactly once (`onFailure` when `isRetryableFailure`, `onSuccess` on a 2xx), at the
+ * send rather than here, so a failure is counted once whether or not a decision is asked for it.
+ *
+ * With `Retry-After`, the wait is the server's value plus a full-jitter spread on top: never earlier than the server
+ * allows, and a herd told "1 s" does not come back in the same millisecond. A value beyond `maxRetryAfterMs` or the
+ * deadline is not clamped: the answer is `{ retry: false, tooLong: true, retryAfterMs }`.
  */
 export function decideRetry(input: RetryInput): RetryDecision {
   const { failure, options } = input;
@@ -184,10 +188,15 @@ export function decideRetry(input: RetryInput): RetryDecision {
   const method = input.method.toUpperCase();
   const methodAllowed = options.methods.has(method) || ((method === 'POST' || method === 'PATCH') && input.idempotent);
   if (!methodAllowed) return { retry: false, reason };
-  if (input.throttle && !input.throttle.allowRetry()) return { retry: false, reason, throttled: true };
+  if (input.retryNumber > options.limit) return { retry: false, reason: 'limit' };
 
-  const jitter = backoffDelay(input.retryNumber, options, options.random);
   const retryAfterMs = failure.kind === 'http' ? parseRetryAfter(failure.headers, input.now) : undefined;
+  if (input.throttle && !input.throttle.allowRetry()) {
+    return retryAfterMs === undefined
+      ? { retry: false, reason, throttled: true }
+      : { retry: false, reason, throttled: true, retryAfterMs };
+  }
+  const jitter = backoffDelay(input.retryNumber, options, options.random);
   const remaining = options.deadlineMs === undefined ? Number.POSITIVE_INFINITY : options.deadlineMs - input.elapsedMs;
   if (retryAfterMs !== undefined) {
     if (retryAfterMs > options.maxRetryAfterMs || retryAfterMs > remaining) {

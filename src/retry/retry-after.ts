@@ -33,12 +33,73 @@ export function parseHttpDate(value: string, now: number): number | undefined {
   return undefined;
 }
 
-const seconds = (value: string): number | undefined => (/^\d{1,10}$/.test(value) ? Number(value) * 1000 : undefined);
+// RFC 9110 §1.2.1: a delta-seconds too large to represent counts as 2^31 seconds, a very long wait, not garbage.
+const maxDeltaSeconds = 2 ** 31;
+
+const seconds = (value: string): number | undefined => {
+  if (!/^\d+$/.test(value)) return undefined;
+  return (value.length > 10 ? maxDeltaSeconds : Math.min(maxDeltaSeconds, Number(value))) * 1000;
+};
+
+/**
+ * The wait in ms from an IETF `RateLimit` header (a list of `"policy";r=remaining;t=reset` items): the longest `t`
+ * among exhausted policies (`r=0`), else the first item's `t`. One pass, quoted strings skipped.
+ */
+export function parseRateLimit(value: string): number | undefined {
+  let first: number | undefined;
+  let exhausted: number | undefined;
+  let t: number | undefined;
+  let r: string | undefined;
+  let itemIndex = 0;
+  const endItem = () => {
+    if (t !== undefined) {
+      if (itemIndex === 0) first = t;
+      if (r === '0') exhausted = Math.max(exhausted ?? 0, t);
+    }
+    itemIndex++;
+    t = undefined;
+    r = undefined;
+  };
+  let i = 0;
+  while (i < value.length) {
+    const c = value[i];
+    if (c === '"') {
+      // Skip the quoted string, honouring backslash escapes.
+      i++;
+      while (i < value.length && value[i] !== '"') i += value[i] === '\\' ? 2 : 1;
+      i++;
+    } else if (c === ',') {
+      endItem();
+      i++;
+    } else if (c === ';') {
+      let j = i + 1;
+      while (value[j] === ' ') j++;
+      let k = j;
+      while (k < value.length && value[k] !== '=' && value[k] !== ';' && value[k] !== ',') k++;
+      const key = value.slice(j, k);
+      if (value[k] !== '=') {
+        i = k;
+        continue;
+      }
+      let end = k + 1;
+      while (end < value.length && value[end] !== ';' && value[end] !== ',') end++;
+      const param = value.slice(k + 1, end).trim();
+      if (key === 't') t = seconds(param);
+      else if (key === 'r') r = param;
+      i = end;
+    } else {
+      i++;
+    }
+  }
+  endItem();
+  return exhausted ?? first;
+}
 
 /**
  * How long the server asks us to wait, in ms, from `Retry-After` (delta-seconds or HTTP-date), else `RateLimit-Reset`
- * (delta-seconds), else the `t` parameter of the IETF `RateLimit` header. Retry-After is authoritative when present.
- * Garbage yields undefined (back off normally); a date in the past yields 0.
+ * (delta-seconds), else the `t` parameter of the IETF `RateLimit` header. Retry-After is authoritative when it
+ * parses; an unparseable one gives way to the rate-limit headers. Garbage yields undefined (back off normally); a date
+ * in the past yields 0; a delta too large to represent yields 2^31 s.
  */
 export function parseRetryAfter(headers: Headers, now: number): number | undefined {
   const retryAfter = headers.get('retry-after')?.trim();
@@ -46,15 +107,11 @@ export function parseRetryAfter(headers: Headers, now: number): number | undefin
     const delta = seconds(retryAfter);
     if (delta !== undefined) return delta;
     const date = parseHttpDate(retryAfter, now);
-    return date === undefined ? undefined : Math.max(0, date - now);
+    if (date !== undefined) return Math.max(0, date - now);
   }
   const reset = headers.get('ratelimit-reset')?.trim();
-  if (reset) return seconds(reset);
+  const resetMs = reset ? seconds(reset) : undefined;
+  if (resetMs !== undefined) return resetMs;
   const rateLimit = headers.get('ratelimit');
-  if (rateLimit) {
-    // e.g. `"default";r=0;t=30`: the first list member's `t` parameter.
-    const t = /;\s*t=(\d{1,10})(?:[;,\s]|$)/.exec(rateLimit);
-    if (t) return Number(t[1]) * 1000;
-  }
-  return undefined;
+  return rateLimit ? parseRateLimit(rateLimit) : undefined;
 }

@@ -47,18 +47,28 @@ export class RetryThrottle {
   }
 }
 
-const maxOrigins = 1000;
+/** How many origins a registry remembers by default. */
+export const defaultMaxOrigins = 1000;
 
-/** One throttle per origin, created on first use; the oldest is dropped past 1,000 origins. */
-export function createThrottleRegistry(options: ThrottleOptions): (origin: string) => RetryThrottle {
+/**
+ * One throttle per origin, created on first use. Past `maxOrigins` the least recently used origin is dropped: an
+ * origin in active use keeps its (possibly drained) bucket, so a crowd of other origins cannot refill it.
+ */
+export function createThrottleRegistry(
+  options: ThrottleOptions,
+  maxOrigins = defaultMaxOrigins,
+): (origin: string) => RetryThrottle {
   const byOrigin = new Map<string, RetryThrottle>();
   return (origin) => {
     let throttle = byOrigin.get(origin);
-    if (!throttle) {
+    if (throttle) {
+      // Re-insert to mark it most recently used (Map keeps insertion order).
+      byOrigin.delete(origin);
+    } else {
       throttle = new RetryThrottle(options);
-      byOrigin.set(origin, throttle);
-      if (byOrigin.size > maxOrigins) byOrigin.delete(byOrigin.keys().next().value as string);
+      if (byOrigin.size >= maxOrigins) byOrigin.delete(byOrigin.keys().next().value as string);
     }
+    byOrigin.set(origin, throttle);
     return throttle;
   };
 }
