@@ -1,73 +1,85 @@
 // The README's "Testing your app" example, run as it is: scripts/check-readme.mjs keeps the two the same.
 // #region readme
-import { type AuthOptions, createApiFetch, isForbiddenError } from 'apifetch';
+import { type ApiFetchOptions, createApiFetch, isForbiddenError, isUnauthenticatedError } from 'apifetch';
 import { mockAuthApi, testingOptions } from 'apifetch/testing';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 
-// The app code under test: shows the user's name, or what went wrong.
-function createProfileWidget(baseUrl: string, auth: AuthOptions) {
-  const screen = { text: '', login: false };
+// The app code under test: a profile widget that greets the user, asks them to sign in, or says why it cannot.
+function createProfileWidget(options: Pick<ApiFetchOptions, 'auth' | 'retry'>) {
+  const screen = { text: '', showLogin: false };
   const api = createApiFetch({
-    baseUrl,
-    auth,
+    baseUrl: 'https://api.example.test',
+    ...options,
     onUnauthenticated: () => {
-      screen.login = true;
+      screen.showLogin = true;
     },
-    ...testingOptions, // instant, deterministic retries in tests
+    onForbidden: (error) => {
+      screen.text = `Access denied: ask for ${error.requiredScopes.join(', ')}`;
+    },
   });
   async function render() {
     try {
       const me = await api.get('me').json<{ name: string }>();
       screen.text = `Hello, ${me.name}`;
     } catch (error) {
-      screen.text = isForbiddenError(error) ? 'Access denied' : 'Something went wrong';
+      // The callbacks above already handled these two.
+      if (!isForbiddenError(error) && !isUnauthenticatedError(error)) screen.text = 'Something went wrong';
     }
   }
   return { screen, render };
 }
 
+// The test: a mock API with two users, one of them without the scope that /me requires.
 const mock = mockAuthApi({
   baseUrl: 'https://api.example.test',
-  users: { ada: { password: 'pw' } },
-  routes: { '/me': { body: (_request, user) => ({ name: user }) } },
+  users: { ada: { password: 'pw', scopes: ['profile'] }, bob: { password: 'pw' } },
+  routes: { '/me': { scopes: ['profile'], body: ({ user }) => ({ name: user }) } },
 });
 const server = setupServer(...mock.handlers);
 beforeAll(() => server.listen({ onUnhandledFrame: 'error' }));
-afterEach(() => mock.resetStats());
+afterEach(() => mock.reset());
 afterAll(() => server.close());
 
-const widget = () =>
-  createProfileWidget('https://api.example.test', { tokens: mock.login('ada'), refresh: mock.refresh });
+// mock.auth() signs in and refreshes against the mock; testingOptions makes retries instant.
+const widgetFor = (user: string) => createProfileWidget({ auth: mock.auth(user), ...testingOptions });
 
 it('renews an expired token once and shows the name', async () => {
-  const { screen, render } = widget();
+  const { screen, render } = widgetFor('ada');
   mock.expireTokens();
   await render();
   expect(screen.text).toBe('Hello, ada');
   expect(mock.stats.refreshes).toBe(1);
 });
 
-it('shows the login screen when the session is revoked', async () => {
-  const { screen, render } = widget();
+it('asks to sign in again when the session is revoked', async () => {
+  const { screen, render } = widgetFor('ada');
   mock.revoke();
   await render();
-  expect(screen.login).toBe(true);
+  expect(screen.showLogin).toBe(true);
+});
+
+it('says which permission is missing on a 403, without refreshing or retrying', async () => {
+  const { screen, render } = widgetFor('bob');
+  await render();
+  expect(screen.text).toBe('Access denied: ask for profile');
+  expect(mock.stats.requests['/me']).toBe(1);
+  expect(mock.stats.refreshes).toBe(0);
 });
 
 it('rides out a flaky backend', async () => {
-  const { screen, render } = widget();
+  const { screen, render } = widgetFor('ada');
   mock.failNext(2, { status: 503 });
   await render();
   expect(screen.text).toBe('Hello, ada');
   expect(mock.stats.requests['/me']).toBe(3);
 });
 
-it('shows "Access denied" on a 403', async () => {
-  const denied = mockAuthApi({ baseUrl: 'https://admin.example.test', routes: { '/me': { scopes: ['admin'] } } });
-  server.use(...denied.handlers);
-  const { screen, render } = createProfileWidget('https://admin.example.test', { tokens: denied.login() });
+it('gives up on an outage after two retries', async () => {
+  const { screen, render } = widgetFor('ada');
+  mock.failNext(10, { status: 503 });
   await render();
-  expect(screen.text).toBe('Access denied');
+  expect(screen.text).toBe('Something went wrong');
+  expect(mock.stats.requests['/me']).toBe(3);
 });
 // #endregion

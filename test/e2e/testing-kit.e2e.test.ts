@@ -16,7 +16,7 @@ import { mockAuthApi, testingOptions } from '${join(process.cwd(), 'src/testing/
 const mock = mockAuthApi({
   baseUrl: 'https://api.example.test',
   users: { ada: { password: 'pw' } },
-  routes: { '/me': { body: (_request, user) => ({ name: user }) }, '/admin': { scopes: ['admin'] } },
+  routes: { '/me': { body: ({ user }) => ({ name: user }) }, '/admin': { scopes: ['admin'] } },
 });
 window.scenario = async () => {
   const worker = setupWorker(...mock.handlers);
@@ -36,6 +36,8 @@ window.scenario = async () => {
   out.forbidden = await api.get('admin').then(() => 'allowed', (e) => isForbiddenError(e) ? e.requiredScopes : String(e));
   mock.failNext(2, { status: 503 });
   out.flaky = await api.get('me').json();
+  mock.failNext(1, { network: true });
+  out.dropped = await api.get('me').json();
   mock.revoke();
   out.revoked = await api.get('me').then(() => 'ok', (e) => e.reason);
   out.signedOut = signedOut;
@@ -85,7 +87,7 @@ describe.skipIf(!hasChromium)('apifetch/testing with setupWorker in Chromium', (
     server?.close();
   });
 
-  it('mocks the API for the page: expiry and one refresh, 403 scopes, flaky 503s, revocation', async () => {
+  it('mocks the API for the page: expiry and one refresh, 403 scopes, flaky 503s, a dropped connection, revocation', async () => {
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
@@ -105,6 +107,7 @@ describe.skipIf(!hasChromium)('apifetch/testing with setupWorker in Chromium', (
       refreshes: 1,
       forbidden: ['admin'],
       flaky: { name: 'ada' },
+      dropped: { name: 'ada' },
       revoked: 'refresh_failed',
       signedOut: 1,
     });
