@@ -3,8 +3,8 @@ import type { RefreshContext } from '../auth/refresh.js';
 import type { TokenSet } from '../auth/tokens.js';
 import type { AuthOptions } from '../options.js';
 
-/** A JSON body. */
-export type MockBody = Record<string, unknown> | readonly unknown[] | string | number | boolean | null;
+/** A JSON-serialisable body (objects, arrays, strings, numbers, booleans, null). */
+export type MockBody = object | string | number | boolean | null;
 
 /** What a route's `body` function receives. */
 export interface MockRouteContext {
