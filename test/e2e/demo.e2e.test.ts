@@ -51,7 +51,8 @@ describe.skipIf(!hasChromium)(`demo SPA in Chromium (needs ${chromiumPath}; skip
 
     await click(page, 'profile');
     await waitForText(page, '#result', '"alice"');
-    expect(await textOf(page, '#timeline-summary')).toBe(
+    // The timeline draws on the next animation frame, after the result text.
+    await expect.poll(() => textOf(page, '#timeline-summary')).toBe(
       'Load profile: 1 request · 1 send · 0 refreshes · 0 replays · 0 retries',
     );
 
@@ -67,13 +68,14 @@ describe.skipIf(!hasChromium)(`demo SPA in Chromium (needs ${chromiumPath}; skip
     expect(server.stats.refreshes - before).toBe(1);
     expect(await events(page, 'replay').count()).toBe(50);
     expect(await events(page, 'refresh:success').count()).toBe(1);
-    expect(await textOf(page, '#timeline-summary')).toBe(
+    // The timeline draws on the next animation frame, after the result text.
+    await expect.poll(() => textOf(page, '#timeline-summary')).toBe(
       'Burst of 50 after expiry: 50 requests · 100 sends · 1 refresh · 50 replays · 0 retries',
     );
     // One row per request: a purple 401 bar, the wait for the refresh, a green replay; and the refresh row.
-    expect(await page.locator('#timeline rect[data-kind="replayed"]').count()).toBe(50);
-    expect(await page.locator('#timeline rect[data-kind="ok"]').count()).toBe(50);
-    expect(await page.locator('#timeline rect[data-kind="refresh"]').count()).toBe(1);
+    await expect.poll(() => page.locator('#timeline rect[data-kind="replayed"]').count()).toBe(50);
+    await expect.poll(() => page.locator('#timeline rect[data-kind="ok"]').count()).toBe(50);
+    await expect.poll(() => page.locator('#timeline rect[data-kind="refresh"]').count()).toBe(1);
     mkdirSync('test-results', { recursive: true });
     await page.screenshot({ path: 'test-results/demo.png', fullPage: true });
 
@@ -82,8 +84,8 @@ describe.skipIf(!hasChromium)(`demo SPA in Chromium (needs ${chromiumPath}; skip
     expect(await events(page, 'retry').count()).toBe(2);
     expect(await textOf(page, '#events')).toContain('after 429, waiting');
     expect(await textOf(page, '#events')).toContain('(Retry-After 1000 ms)');
-    expect(await page.locator('#timeline rect[data-kind="retried"]').count()).toBe(2);
-    expect(await page.locator('#timeline line.wait').count()).toBe(2);
+    await expect.poll(() => page.locator('#timeline rect[data-kind="retried"]').count()).toBe(2);
+    await expect.poll(() => page.locator('#timeline line.wait').count()).toBe(2);
 
     await page.screenshot({ path: 'test-results/demo-flaky.png', fullPage: true });
 
@@ -92,7 +94,7 @@ describe.skipIf(!hasChromium)(`demo SPA in Chromium (needs ${chromiumPath}; skip
     await click(page, 'profile');
     await waitForText(page, '#result', 'UnauthenticatedError (signed_out), sent: false');
     expect(await textOf(page, '#login-reason')).toContain('signed_out');
-    expect(await page.locator('#timeline [data-kind="not-sent"]').count()).toBe(1);
+    await expect.poll(() => page.locator('#timeline [data-kind="not-sent"]').count()).toBe(1);
     expect(server.stats.reuseDetected).toBe(0);
     await page.close();
   }, 60_000);
