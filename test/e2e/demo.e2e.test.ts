@@ -52,9 +52,9 @@ describe.skipIf(!hasChromium)(`demo SPA in Chromium (needs ${chromiumPath}; skip
     await click(page, 'profile');
     await waitForText(page, '#result', '"alice"');
     // The timeline draws on the next animation frame, after the result text.
-    await expect.poll(() => textOf(page, '#timeline-summary')).toBe(
-      'Load profile: 1 request · 1 send · 0 refreshes · 0 replays · 0 retries',
-    );
+    await expect
+      .poll(() => textOf(page, '#timeline-summary'))
+      .toBe('Load profile: 1 request · 1 send · 0 refreshes · 0 replays · 0 retries');
 
     await click(page, 'admin');
     await page.waitForSelector('#banner:not([hidden])');
@@ -69,9 +69,9 @@ describe.skipIf(!hasChromium)(`demo SPA in Chromium (needs ${chromiumPath}; skip
     expect(await events(page, 'replay').count()).toBe(50);
     expect(await events(page, 'refresh:success').count()).toBe(1);
     // The timeline draws on the next animation frame, after the result text.
-    await expect.poll(() => textOf(page, '#timeline-summary')).toBe(
-      'Burst of 50 after expiry: 50 requests · 100 sends · 1 refresh · 50 replays · 0 retries',
-    );
+    await expect
+      .poll(() => textOf(page, '#timeline-summary'))
+      .toBe('Burst of 50 after expiry: 50 requests · 100 sends · 1 refresh · 50 replays · 0 retries');
     // One row per request: a purple 401 bar, the wait for the refresh, a green replay; and the refresh row.
     await expect.poll(() => page.locator('#timeline rect[data-kind="replayed"]').count()).toBe(50);
     await expect.poll(() => page.locator('#timeline rect[data-kind="ok"]').count()).toBe(50);
