@@ -7,7 +7,7 @@ import { build } from 'rolldown';
 
 // The goals were 4 KB own code and 15 KB in total; we are over both (see README, Performance). The budget is
 // where we are plus a small margin, so that growth is a decision, not an accident.
-export const budgets = { ownBytes: 10.5 * 1024, totalBytes: 20 * 1024 };
+export const budgets = { ownBytes: 10.75 * 1024, totalBytes: 20 * 1024 };
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 

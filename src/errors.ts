@@ -38,6 +38,7 @@ interface HttpErrorInit {
   challenges?: readonly Challenge[];
   /** The parsed body: RFC 9457 problem details, else text. */
   data?: unknown;
+  cause?: unknown;
 }
 
 // ky fills `options` in its beforeError hook; until then it is an empty object.
@@ -61,9 +62,11 @@ abstract class ApiFetchHTTPError extends HTTPErrorBase {
   /** Challenges parsed from `WWW-Authenticate` (or `Proxy-Authenticate` for 407). */
   readonly challenges: readonly Challenge[];
 
+  /** `message` is followed by the request's method and redacted URL. */
   constructor(init: HttpErrorInit, message: string) {
     super(init.response as KyResponse, init.request as KyRequest, noOptions);
-    this.message = message;
+    this.message = `${message}: ${init.request.method} ${redactUrl(init.request.url)}`;
+    if (init.cause !== undefined) this.cause = init.cause;
     this.status = init.response.status;
     this.challenges = init.challenges ?? [];
     if (init.data !== undefined) this.data = init.data;
@@ -76,7 +79,6 @@ export interface UnauthenticatedErrorInit extends HttpErrorInit {
   sent?: boolean;
   acrValues?: readonly string[];
   maxAge?: number;
-  cause?: unknown;
 }
 
 /** 401: the user must sign in again (or step up). Show the login screen. */
@@ -93,12 +95,11 @@ export class UnauthenticatedError extends ApiFetchHTTPError {
   readonly maxAge: number | undefined;
 
   constructor(init: UnauthenticatedErrorInit) {
-    super(init, `401 Unauthenticated (${init.reason}): ${init.request.method} ${redactUrl(init.request.url)}`);
+    super(init, `401 Unauthenticated (${init.reason})`);
     this.reason = init.reason;
     this.sent = init.sent ?? true;
     this.acrValues = init.acrValues;
     this.maxAge = init.maxAge;
-    if (init.cause !== undefined) this.cause = init.cause;
   }
 
   /** A local stand-in for a request that failed fast; nothing was sent. */
@@ -137,7 +138,7 @@ export class ForbiddenError extends ApiFetchHTTPError {
     const scopes = init.requiredScopes ?? [];
     const detail =
       scopes.length > 0 ? `token lacks scope ${scopes.map((s) => `\`${s}\``).join(', ')}` : 'access denied';
-    super(init, `403 Forbidden: ${detail}: ${init.request.method} ${redactUrl(init.request.url)}`);
+    super(init, `403 Forbidden: ${detail}`);
     this.requiredScopes = scopes;
     this.problem = init.problem;
   }
@@ -146,7 +147,6 @@ export class ForbiddenError extends ApiFetchHTTPError {
 export interface ProxyAuthenticationErrorInit extends HttpErrorInit {
   /** The proxy URL, with any credentials removed. */
   proxy?: string;
-  cause?: unknown;
 }
 
 /** 407: the proxy refused to authenticate us. Never retried. */
@@ -159,9 +159,8 @@ export class ProxyAuthenticationError extends ApiFetchHTTPError {
 
   constructor(init: ProxyAuthenticationErrorInit) {
     const via = init.proxy ? ` via ${redactUrl(init.proxy)}` : '';
-    super(init, `407 Proxy Authentication Required${via}: ${init.request.method} ${redactUrl(init.request.url)}`);
+    super(init, `407 Proxy Authentication Required${via}`);
     this.proxy = init.proxy === undefined ? undefined : redactUrl(init.proxy);
-    if (init.cause !== undefined) this.cause = init.cause;
   }
 }
 
@@ -173,13 +172,12 @@ export class RetryAfterTooLongError extends ApiFetchHTTPError {
   /** How long the server asked to wait, in ms: schedule the request yourself after this. */
   readonly retryAfterMs: number;
 
-  constructor(init: HttpErrorInit & { retryAfterMs: number; cause?: unknown }) {
+  constructor(init: HttpErrorInit & { retryAfterMs: number }) {
     super(
       init,
-      `${init.response.status}: server asks to retry after ${Math.ceil(init.retryAfterMs / 1000)} s, beyond the allowed wait: ${init.request.method} ${redactUrl(init.request.url)}`,
+      `${init.response.status}: server asks to retry after ${Math.ceil(init.retryAfterMs / 1000)} s, beyond the allowed wait`,
     );
     this.retryAfterMs = init.retryAfterMs;
-    if (init.cause !== undefined) this.cause = init.cause;
   }
 }
 

@@ -1,7 +1,7 @@
 import { toOrigin } from './auth/origins.js';
 import type { LockFunction, RefreshContext } from './auth/refresh.js';
 import type { TokenSet, TokenStore } from './auth/tokens.js';
-import { isTokenSet } from './auth/tokens.js';
+import { isTokenSet, tokenSetShape } from './auth/tokens.js';
 import { type ForbiddenError, InvalidOptionError, type UnauthenticatedError } from './errors.js';
 import type { ApiFetchEvent } from './events.js';
 import type { RetryOptions } from './retry/policy.js';
@@ -190,6 +190,11 @@ export function optionalFunction<T>(value: T | undefined, option: string): T | u
 }
 
 /** Check a number option against an inclusive lower bound. */
+/** Throws `InvalidOptionError` unless `value` is undefined or a boolean. */
+export function optionalBoolean(value: unknown, option: string): void {
+  if (value !== undefined && typeof value !== 'boolean') throw new InvalidOptionError(option, 'a boolean', value);
+}
+
 export function numberAtLeast(value: unknown, min: number, option: string, integer = false): number {
   if (typeof value !== 'number' || Number.isNaN(value) || value < min || (integer && !Number.isInteger(value))) {
     throw new InvalidOptionError(option, `${integer ? 'an integer' : 'a number'} ≥ ${min}`, value);
@@ -240,15 +245,9 @@ export function resolveOptions(options: ApiFetchOptions): ResolvedOptions {
         tokenOrigins.push(toOrigin(origin, `auth.origins[${i}]`));
       });
     }
-    if (auth.allowInsecureHttp !== undefined && typeof auth.allowInsecureHttp !== 'boolean') {
-      throw new InvalidOptionError('auth.allowInsecureHttp', 'a boolean', auth.allowInsecureHttp);
-    }
+    optionalBoolean(auth.allowInsecureHttp, 'auth.allowInsecureHttp');
     if (auth.tokens !== undefined && !isTokenSet(auth.tokens)) {
-      throw new InvalidOptionError(
-        'auth.tokens',
-        'a TokenSet ({ accessToken, refreshToken?, expiresAt? })',
-        hidden(auth.tokens),
-      );
+      throw new InvalidOptionError('auth.tokens', tokenSetShape, hidden(auth.tokens));
     }
     if (auth.store !== undefined) {
       const store = auth.store as Partial<Record<'get' | 'set' | 'clear', unknown>> | null;

@@ -6,7 +6,7 @@ import { hidden } from '../options.js';
 import { backoffDelay } from '../retry/backoff.js';
 import type { Coordinator } from './cross-tab.js';
 import { type AuthFailure, type AuthSession, createEpisodes, isFailure, type TokenGrant } from './session.js';
-import { expiryOf, isTokenSet, memoryTokenStore, type TokenSet, type TokenStore } from './tokens.js';
+import { expiryOf, isTokenSet, memoryTokenStore, type TokenSet, type TokenStore, tokenSetShape } from './tokens.js';
 
 /** What `auth.refresh` receives. */
 export interface RefreshContext {
@@ -77,7 +77,7 @@ class Superseded extends Error {
 class InvalidRefreshResult extends Error {
   override readonly name = 'InvalidRefreshResult';
   constructor() {
-    super('auth.refresh must resolve to a TokenSet ({ accessToken, refreshToken?, expiresAt? })');
+    super(`auth.refresh must resolve to ${tokenSetShape}`);
   }
 }
 
@@ -377,11 +377,7 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
 
     async setTokens(next) {
       if (!isTokenSet(next)) {
-        throw new InvalidOptionError(
-          'auth.setTokens(tokens)',
-          'a TokenSet ({ accessToken, refreshToken?, expiresAt? })',
-          hidden(next),
-        );
+        throw new InvalidOptionError('auth.setTokens(tokens)', tokenSetShape, hidden(next));
       }
       await load();
       adopt(next);

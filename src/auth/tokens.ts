@@ -35,6 +35,9 @@ export function memoryTokenStore(initial?: TokenSet): TokenStore {
   };
 }
 
+/** How error messages describe a `TokenSet`. */
+export const tokenSetShape = 'a TokenSet ({ accessToken, refreshToken?, expiresAt? })';
+
 /** True when `value` has the shape of a `TokenSet`. */
 export function isTokenSet(value: unknown): value is TokenSet {
   if (typeof value !== 'object' || value === null) return false;

@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '../errors.js';
-import { numberAtLeast, optionalFunction } from '../options.js';
+import { numberAtLeast, optionalBoolean, optionalFunction } from '../options.js';
 import { backoffDelay } from './backoff.js';
 import { parseRetryAfter } from './retry-after.js';
 import type { RetryThrottle, ThrottleOptions } from './throttle.js';
@@ -103,11 +103,8 @@ export function resolveRetryOptions(input: RetryOptions | number | false | undef
   if (!Array.isArray(methods) || methods.some((m) => typeof m !== 'string')) {
     throw new InvalidOptionError('retry.methods', 'an array of method names', methods);
   }
-  for (const flag of ['onTimeout', 'idempotencyKey'] as const) {
-    if (options[flag] !== undefined && typeof options[flag] !== 'boolean') {
-      throw new InvalidOptionError(`retry.${flag}`, 'a boolean', options[flag]);
-    }
-  }
+  optionalBoolean(options.onTimeout, 'retry.onTimeout');
+  optionalBoolean(options.idempotencyKey, 'retry.idempotencyKey');
   return {
     limit: numberAtLeast(options.limit ?? 2, 0, 'retry.limit', true),
     baseDelayMs: numberAtLeast(options.baseDelayMs ?? 300, 0, 'retry.baseDelayMs'),
