@@ -51,8 +51,10 @@ export interface AuthOptions {
   /**
    * The longest a refresh may take, its retries and waits for a lock included; then `refresh_timeout` and the
    * refresh's `signal` aborts. A waiting request is also bounded by its own `timeout`: one that runs out first
-   * ends in ky's `TimeoutError`, while the refresh goes on for the others.
-   * @default 10000
+   * ends in ky's `TimeoutError`, while the refresh goes on for the others. The default is half the default
+   * `timeout`, so a request waiting on a hanging refresh ends in `refresh_timeout` and a good refresh leaves time
+   * for the replay.
+   * @default 5000
    */
   refreshTimeoutMs?: number;
   /**

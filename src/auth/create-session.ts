@@ -31,7 +31,7 @@ export function createSession(
     store: a.store,
     refresh: a.refresh,
     refreshLeewayMs: a.refreshLeewayMs ?? 30_000,
-    refreshTimeoutMs: a.refreshTimeoutMs ?? 10_000,
+    refreshTimeoutMs: a.refreshTimeoutMs ?? 5000,
     refreshRetries: a.refreshRetries ?? 2,
     maxRefreshes: a.maxRefreshes ?? 3,
     refreshWindowMs: a.refreshWindowMs ?? 60_000,
