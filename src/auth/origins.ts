@@ -53,7 +53,6 @@ export function createOriginPolicy(origins: readonly string[], allowInsecureHttp
       }
       if (!allowed.has(origin)) return false;
     }
-    if (origin.startsWith('https:') || allowInsecureHttp) return true;
-    return isLoopbackHost(new URL(origin).hostname);
+    return origin.startsWith('https:') || allowInsecureHttp || isLoopbackHost(new URL(origin).hostname);
   };
 }
