@@ -28,7 +28,8 @@ export interface RetryOptions {
    */
   maxRetryAfterMs?: number;
   /**
-   * Bound in ms on all attempts and waits of one request together (`timeout` bounds one attempt).
+   * Bound in ms on all attempts and waits of one request together (`timeout` bounds one attempt). A backoff that
+   * would reach it is not taken; a `Retry-After` that reaches it ends in `RetryAfterTooLongError`.
    * @default undefined (no deadline)
    */
   deadlineMs?: number;
@@ -196,11 +197,17 @@ export function decideRetry(input: RetryInput): RetryDecision {
   const jitter = backoffDelay(input.retryNumber, options, options.random);
   const remaining = options.deadlineMs === undefined ? Number.POSITIVE_INFINITY : options.deadlineMs - input.elapsedMs;
   if (retryAfterMs !== undefined) {
-    if (retryAfterMs > options.maxRetryAfterMs || retryAfterMs > remaining) {
+    // A retry at the deadline itself could only time out: the server's wait must end before it, and the spread on
+    // top takes at most half of what is left, so the retry has time to run. The server's minimum always holds.
+    if (retryAfterMs > options.maxRetryAfterMs || retryAfterMs >= remaining) {
       return { retry: false, reason, retryAfterMs, tooLong: true };
     }
-    // The spread on top may not push past the deadline; the server's minimum always holds.
-    return { retry: true, reason, retryAfterMs, delayMs: retryAfterMs + Math.min(jitter, remaining - retryAfterMs) };
+    return {
+      retry: true,
+      reason,
+      retryAfterMs,
+      delayMs: retryAfterMs + Math.min(jitter, (remaining - retryAfterMs) / 2),
+    };
   }
   if (jitter >= remaining) return { retry: false, reason: 'deadline' };
   return { retry: true, reason, delayMs: jitter };

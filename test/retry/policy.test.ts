@@ -175,14 +175,17 @@ describe('decideRetry: Retry-After', () => {
     });
   });
 
-  it('fails at once with retryAfterMs when Retry-After passes the deadline; the spread is cut at the deadline', () => {
+  it('fails at once with retryAfterMs when Retry-After reaches the deadline; the spread takes at most half the time left', () => {
     const deadline = resolveRetryOptions({ deadlineMs: 5000, random: () => 0.99 });
     expect(
       decideRetry(base({ options: deadline, elapsedMs: 3000, failure: http(503, { 'retry-after': '3' }) })),
     ).toEqual({ retry: false, reason: '503', tooLong: true, retryAfterMs: 3000 });
     expect(
       decideRetry(base({ options: deadline, elapsedMs: 3800, failure: http(503, { 'retry-after': '1' }) })),
-    ).toEqual({ retry: true, reason: '503', retryAfterMs: 1000, delayMs: 1200 });
+    ).toEqual({ retry: true, reason: '503', retryAfterMs: 1000, delayMs: 1100 });
+    expect(
+      decideRetry(base({ options: deadline, elapsedMs: 4000, failure: http(503, { 'retry-after': '1' }) })),
+    ).toEqual({ retry: false, reason: '503', tooLong: true, retryAfterMs: 1000 });
   });
 });
 
