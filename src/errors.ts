@@ -13,7 +13,8 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /**
  * Why a request ended unauthenticated.
- * - `no_refresh`: 401 and no `auth.refresh` is configured.
+ * - `no_refresh`: 401 that apifetch does not refresh for: no `auth.refresh` is configured, or the request carried no
+ *   token of apifetch's (never signed in, the caller's own `Authorization`, or `auth: false`).
  * - `refresh_failed`: the refresh call failed (definitively, or after its retries).
  * - `rejected_after_refresh`: the server refused a token fresh from a refresh; no second refresh is tried.
  * - `signed_out`: the client is signed out (after a failed refresh, or `auth.clear()`); nothing was sent.
