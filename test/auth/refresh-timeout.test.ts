@@ -9,6 +9,20 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+/** Settles exactly at `ms` on the fake clock, not a millisecond before; resolves to its value or its error. */
+async function settlesAt(promise: Promise<unknown>, ms: number): Promise<unknown> {
+  let settled = false;
+  const result = promise
+    .catch((e: unknown) => e)
+    .finally(() => {
+      settled = true;
+    });
+  await vi.advanceTimersByTimeAsync(ms - 1);
+  expect(settled).toBe(false);
+  await vi.advanceTimersByTimeAsync(1);
+  return result;
+}
+
 it('a hanging refresh ends at refreshTimeoutMs with refresh_timeout, and its signal is aborted', async () => {
   let refreshSignal: AbortSignal | undefined;
   const onUnauthenticated = vi.fn();
@@ -26,17 +40,7 @@ it('a hanging refresh ends at refreshTimeoutMs with refresh_timeout, and its sig
       },
     },
   });
-  let settled = false;
-  const result = api
-    .get('x')
-    .catch((e: unknown) => e)
-    .finally(() => {
-      settled = true;
-    });
-  await vi.advanceTimersByTimeAsync(4999);
-  expect(settled).toBe(false);
-  await vi.advanceTimersByTimeAsync(1);
-  const error = (await result) as UnauthenticatedError;
+  const error = (await settlesAt(api.get('x'), 5000)) as UnauthenticatedError;
   expect(error.reason).toBe('refresh_timeout');
   expect(refreshSignal?.aborted).toBe(true);
   expect(onUnauthenticated).toHaveBeenCalledTimes(1);
@@ -110,17 +114,7 @@ it('with the default timeouts, a request waiting on a hanging refresh ends in re
     onUnauthenticated,
     auth: { tokens: { accessToken: 'old' }, refresh: () => new Promise(() => {}) },
   });
-  let settled = false;
-  const first = api
-    .get('x')
-    .catch((e: unknown) => e)
-    .finally(() => {
-      settled = true;
-    });
-  await vi.advanceTimersByTimeAsync(4999);
-  expect(settled).toBe(false);
-  await vi.advanceTimersByTimeAsync(1);
-  const error = await first;
+  const error = await settlesAt(api.get('x'), 5000);
   expect(isTimeoutError(error)).toBe(false);
   expect(error).toMatchObject({ name: 'UnauthenticatedError', reason: 'refresh_timeout' });
   await vi.advanceTimersByTimeAsync(100);
