@@ -53,7 +53,7 @@ export interface AuthOptions {
    * refresh's `signal` aborts. A waiting request is also bounded by its own `timeout`: one that runs out first
    * ends in ky's `TimeoutError`, while the refresh goes on for the others. The default is half the default
    * `timeout`, so a request waiting on a hanging refresh ends in `refresh_timeout` and a good refresh leaves time
-   * for the replay.
+   * for the replay. Longer than 2^31 − 1 ms (`Infinity` included) counts as that, the longest a timer holds.
    * @default 5000
    */
   refreshTimeoutMs?: number;
@@ -112,6 +112,7 @@ export interface ApiFetchOptions {
   headers?: HeadersInit;
   /**
    * Timeout of one attempt in ms (including a wait for a token refresh and the replay), or `false` for none.
+   * Longer than 2^31 − 1 ms (`Infinity` included) counts as that, the longest a timer holds.
    * @default 10000
    */
   timeout?: number | false;
@@ -197,6 +198,13 @@ export function optionalBoolean(value: unknown, option: string): void {
   if (value !== undefined && typeof value !== 'boolean') throw new InvalidOptionError(option, 'a boolean', value);
 }
 
+/** The longest wait a timer can hold (2^31 − 1 ms, about 24.8 days): a longer time given in ms counts as this. */
+export const maxTimerMs = 2_147_483_647;
+
+/** A duration in ms that becomes a timer: at least `min`, and `Infinity` or anything longer counts as `maxTimerMs`. */
+export const timerMs = (value: unknown, min: number, option: string): number =>
+  Math.min(numberAtLeast(value, min, option), maxTimerMs);
+
 export function numberAtLeast(value: unknown, min: number, option: string, integer = false): number {
   if (typeof value !== 'number' || Number.isNaN(value) || value < min || (integer && !Number.isInteger(value))) {
     throw new InvalidOptionError(option, `${integer ? 'an integer' : 'a number'} ≥ ${min}`, value);
@@ -223,8 +231,7 @@ export function resolveOptions(options: ApiFetchOptions): ResolvedOptions {
     }
     tokenOrigins.push(toOrigin(absolute, 'baseUrl'));
   }
-  const timeout = options.timeout ?? 10_000;
-  if (timeout !== false) numberAtLeast(timeout, 1, 'timeout');
+  const timeout = options.timeout === false ? false : timerMs(options.timeout ?? 10_000, 1, 'timeout');
   const auth = options.auth ?? {};
   if (auth !== false) {
     if (!isObject(auth)) throw new InvalidOptionError('auth', 'an object or false', auth);

@@ -1,5 +1,5 @@
 import type { Emit } from '../events.js';
-import type { ResolvedOptions } from '../options.js';
+import { maxTimerMs, type ResolvedOptions } from '../options.js';
 import { browserTabApis, type Coordinator, createCoordinator, missingTabApis } from './cross-tab.js';
 import { type AuthController, createRefreshSession } from './refresh.js';
 import { type AuthSession, createAccessTokenSession } from './session.js';
@@ -31,7 +31,7 @@ export function createSession(
     store: a.store,
     refresh: a.refresh,
     refreshLeewayMs: a.refreshLeewayMs ?? 30_000,
-    refreshTimeoutMs: a.refreshTimeoutMs ?? 5000,
+    refreshTimeoutMs: Math.min(a.refreshTimeoutMs ?? 5000, maxTimerMs),
     refreshRetries: a.refreshRetries ?? 2,
     maxRefreshes: a.maxRefreshes ?? 3,
     refreshWindowMs: a.refreshWindowMs ?? 60_000,

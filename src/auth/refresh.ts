@@ -63,7 +63,26 @@ export function isTransientRefreshError(error: unknown): boolean {
   const e = error as { name?: unknown; status?: unknown; response?: { status?: unknown } };
   const status = typeof e.status === 'number' ? e.status : e.response?.status;
   if (typeof status === 'number') return status === 408 || status === 429 || status >= 500;
-  return e.name === 'TypeError' || e.name === 'NetworkError' || e.name === 'TimeoutError';
+  // A TypeError is a network failure only with fetch's own messages (Chrome, Node, Firefox, Safari): any other is a
+  // bug in the refresh function, which no retry mends.
+  if (e.name === 'TypeError') return fetchFailure.test(String((error as Error).message));
+  return e.name === 'NetworkError' || e.name === 'TimeoutError';
+}
+
+const fetchFailure =
+  /^(?:failed to fetch|fetch failed|load failed|networkerror when attempting|network ?error|terminated)/i;
+
+/** Wait `ms`, or less when `signal` aborts; the timer and the listener go either way. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 class RefreshTimeout extends Error {
@@ -155,6 +174,9 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
       if (options.tokens) {
         adopt(options.tokens);
         await storeWrite(options.tokens);
+        // The tabs' shared record may hold an earlier session's tokens: a refresh would take them for another
+        // tab's newer ones.
+        await coordinator?.state.write(options.tokens);
         return;
       }
       const stored = await storeGet();
@@ -183,11 +205,14 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
    */
   const settle = (result: TokenGrant | AuthFailure): TokenGrant | AuthFailure =>
     isFailure(result) && usable() ? (grant() ?? result) : result;
+  /** Forget the tokens here, in the store, and in the other tabs (which fail fast from then on). */
   const signOut = async () => {
     tokens = undefined;
     signedOut = true;
     generation += 1;
     await storeWrite(undefined);
+    await coordinator?.state.write(undefined);
+    coordinator?.post({ type: 'signed-out' });
   };
 
   const waitFor = <T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> => {
@@ -229,36 +254,35 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
         fromOtherHolder = true;
         return latest;
       }
-      const next = await pRetry(
-        () => {
-          attempt += 1;
-          const ctx: RefreshContext = {
-            tokens,
-            reason,
-            ...(challenge ? { challenge } : {}),
-            signal: controller.signal,
-          };
-          return refresh(ctx);
-        },
-        {
-          retries: options.refreshRetries,
-          minTimeout: 0,
-          maxTimeout: 0,
-          signal: controller.signal,
-          shouldRetry: ({ error }) => isTransientRefreshError(error),
-          onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
-            if (retriesLeft <= 0 || !isTransientRefreshError(error)) return;
-            const wait = backoffDelay(attemptNumber, refreshBackoff, options.random);
-            await new Promise<void>((resolve) => {
-              const t = setTimeout(resolve, wait);
-              const stop = () => {
-                clearTimeout(t);
-                resolve();
-              };
-              controller.signal.addEventListener('abort', stop, { once: true });
-            });
+      // Raced against the timeout's abort: a refresh function that ignores its signal must not hold the lock (and
+      // so every later refresh, in every tab) for as long as it hangs.
+      const next = await waitFor(
+        pRetry(
+          () => {
+            attempt += 1;
+            const ctx: RefreshContext = {
+              tokens,
+              reason,
+              ...(challenge ? { challenge } : {}),
+              signal: controller.signal,
+            };
+            return refresh(ctx);
           },
-        },
+          {
+            retries: options.refreshRetries,
+            minTimeout: 0,
+            maxTimeout: 0,
+            signal: controller.signal,
+            // Asked only when p-retry would retry: the backoff is waited here, so a failure that is not retried
+            // costs no wait.
+            shouldRetry: async ({ error, attemptNumber }) => {
+              if (!isTransientRefreshError(error)) return false;
+              await sleep(backoffDelay(attemptNumber, refreshBackoff, options.random), controller.signal);
+              return true;
+            },
+          },
+        ),
+        controller.signal,
       );
       if (!isTokenSet(next)) throw new InvalidRefreshResult();
       if (superseded()) throw new Superseded();
@@ -396,8 +420,6 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
     async clear() {
       await load();
       await signOut();
-      await coordinator?.state.write(undefined);
-      coordinator?.post({ type: 'signed-out' });
       emit({ type: 'signed-out', source: 'local' });
     },
 

@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '../errors.js';
-import { numberAtLeast, optionalBoolean, optionalFunction } from '../options.js';
+import { numberAtLeast, optionalBoolean, optionalFunction, timerMs } from '../options.js';
 import { backoffDelay } from './backoff.js';
 import { parseRetryAfter } from './retry-after.js';
 import type { RetryThrottle, ThrottleOptions } from './throttle.js';
@@ -108,10 +108,10 @@ export function resolveRetryOptions(input: RetryOptions | number | false | undef
   optionalBoolean(options.idempotencyKey, 'retry.idempotencyKey');
   return {
     limit: numberAtLeast(options.limit ?? 2, 0, 'retry.limit', true),
-    baseDelayMs: numberAtLeast(options.baseDelayMs ?? 300, 0, 'retry.baseDelayMs'),
-    maxDelayMs: numberAtLeast(options.maxDelayMs ?? 10_000, 0, 'retry.maxDelayMs'),
-    maxRetryAfterMs: numberAtLeast(options.maxRetryAfterMs ?? 60_000, 0, 'retry.maxRetryAfterMs'),
-    deadlineMs: options.deadlineMs === undefined ? undefined : numberAtLeast(options.deadlineMs, 1, 'retry.deadlineMs'),
+    baseDelayMs: timerMs(options.baseDelayMs ?? 300, 0, 'retry.baseDelayMs'),
+    maxDelayMs: timerMs(options.maxDelayMs ?? 10_000, 0, 'retry.maxDelayMs'),
+    maxRetryAfterMs: timerMs(options.maxRetryAfterMs ?? 60_000, 0, 'retry.maxRetryAfterMs'),
+    deadlineMs: options.deadlineMs === undefined ? undefined : timerMs(options.deadlineMs, 1, 'retry.deadlineMs'),
     onTimeout: options.onTimeout ?? false,
     idempotencyKey: options.idempotencyKey ?? false,
     statusCodes: new Set(statusCodes),

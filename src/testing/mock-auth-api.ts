@@ -344,7 +344,8 @@ export function mockAuthApi(options: MockAuthApiOptions): MockAuthApi {
       {
         access_token: tokens.accessToken,
         token_type: 'Bearer',
-        expires_in: Math.round(ttl / 1000),
+        // Whole seconds (RFC 6749), never 0: a sub-second token still says it lives.
+        expires_in: Math.max(1, Math.round(ttl / 1000)),
         refresh_token: tokens.refreshToken,
         scope: (users.get(user)?.scopes ?? []).join(' '),
       },

@@ -91,6 +91,32 @@ describe('cross-tab refresh (fake locks, channel and shared state)', () => {
     expect(await b.session.acquire(undefined)).toEqual({ failure: 'signed_out' });
   });
 
+  it('a refresh that fails in one tab signs out the others too', async () => {
+    const browser = fakeBrowser();
+    const refused = async (): Promise<TokenSet> => {
+      throw Object.assign(new Error('invalid_grant'), { status: 400 });
+    };
+    const a = tab(browser.coordinator(), refused, { accessToken: 'x' });
+    const b = tab(browser.coordinator(), refused, { accessToken: 'x' });
+    await b.session.acquire(undefined);
+    const grant = (await a.session.acquire(undefined)) as TokenGrant;
+    expect(await a.session.recover(grant, [], undefined)).toMatchObject({ failure: 'refresh_failed' });
+    await vi.waitFor(() => expect(b.events).toContain('signed-out'));
+    expect(await b.session.acquire(undefined)).toEqual({ failure: 'signed_out' });
+  });
+
+  it("a session started with tokens never takes an earlier session's shared record for another tab's newer tokens", async () => {
+    const browser = fakeBrowser();
+    // What a previous visit left in the tabs' shared record (IndexedDB outlives the page).
+    await browser.coordinator().state.write({ accessToken: 'previous-session' });
+    const refresh = vi.fn(async () => ({ accessToken: 'fresh' }));
+    const { session } = tab(browser.coordinator(), refresh, { accessToken: 'now' });
+    const grant = (await session.acquire(undefined)) as TokenGrant;
+    expect(grant.token).toBe('now');
+    expect(await session.recover(grant, [], undefined)).toMatchObject({ token: 'fresh', refreshed: true });
+    expect(refresh).toHaveBeenCalledTimes(1);
+  });
+
   it('new tokens set in one tab are used by the others at once', async () => {
     const browser = fakeBrowser();
     const a = tab(browser.coordinator(), undefined, { accessToken: 'x' });

@@ -47,7 +47,7 @@ it('a hanging refresh ends at refreshTimeoutMs with refresh_timeout, and its sig
   expect(vi.getTimerCount()).toBe(0);
 });
 
-it('transient refresh failures back off with injected jitter, within the retry count', async () => {
+it("transient refresh failures (fetch's own TypeError, then a 503) back off with injected jitter, within the retry count", async () => {
   let calls = 0;
   const api = createApiFetch({
     baseUrl: 'https://api.example.test',
@@ -59,7 +59,8 @@ it('transient refresh failures back off with injected jitter, within the retry c
       random: () => 0.5,
       refresh: async () => {
         calls += 1;
-        if (calls < 3) throw Object.assign(new Error('unavailable'), { status: 503 });
+        if (calls === 1) throw new TypeError('fetch failed');
+        if (calls === 2) throw Object.assign(new Error('unavailable'), { status: 503 });
         return { accessToken: 'new' };
       },
     },
@@ -124,4 +125,77 @@ it('with the default timeouts, a request waiting on a hanging refresh ends in re
   expect(onUnauthenticated).toHaveBeenCalledTimes(1);
   // Once per episode: the prompt came with the first request's error.
   expect(onUnauthenticated).toHaveBeenCalledWith(error);
+});
+
+it('a refresh that ignores its signal and hangs releases the lock at refreshTimeoutMs: the next refresh runs', async () => {
+  // A mutex, as a distributed lock or Web Locks would be.
+  let tail: Promise<unknown> = Promise.resolve();
+  const lock = <T>(_name: string, fn: () => Promise<T>): Promise<T> => {
+    const run = tail.then(fn, fn);
+    tail = run.catch(() => {});
+    return run;
+  };
+  let calls = 0;
+  const api = createApiFetch({
+    baseUrl: 'https://api.example.test',
+    timeout: false,
+    fetch: async (request) =>
+      request.headers.get('authorization') === 'Bearer good' ? new Response('ok') : new Response(null, { status: 401 }),
+    auth: {
+      tokens: { accessToken: 'old' },
+      refreshTimeoutMs: 1000,
+      lock,
+      refresh: async () => {
+        calls += 1;
+        // The first one never settles, whatever its signal says.
+        return calls === 1 ? new Promise<never>(() => {}) : { accessToken: 'good' };
+      },
+    },
+  });
+  expect(await settlesAt(api.get('a'), 1000)).toMatchObject({ reason: 'refresh_timeout' });
+  await api.auth.setTokens({ accessToken: 'old-again' });
+  const second = api.get('b').text();
+  await vi.advanceTimersByTimeAsync(0);
+  expect(await second).toBe('ok');
+  expect(calls).toBe(2);
+});
+
+it('a refreshTimeoutMs beyond what a timer holds (Infinity) means no practical bound, not an instant timeout', async () => {
+  const api = createApiFetch({
+    baseUrl: 'https://api.example.test',
+    timeout: Number.POSITIVE_INFINITY,
+    fetch: async (request) =>
+      request.headers.get('authorization') === 'Bearer new' ? new Response('ok') : new Response(null, { status: 401 }),
+    auth: {
+      tokens: { accessToken: 'old' },
+      refreshTimeoutMs: Number.POSITIVE_INFINITY,
+      refresh: () => new Promise((resolve) => setTimeout(() => resolve({ accessToken: 'new' }), 20)),
+    },
+  });
+  const result = api.get('x').text();
+  await vi.advanceTimersByTimeAsync(20);
+  expect(await result).toBe('ok');
+});
+
+it('a bug in the refresh function (a TypeError that is not a network failure) is not retried and costs no backoff', async () => {
+  const failures: string[] = [];
+  let calls = 0;
+  const api = createApiFetch({
+    baseUrl: 'https://api.example.test',
+    fetch: async () => new Response(null, { status: 401 }),
+    onEvent: (event) => {
+      if (event.type === 'refresh:failure') failures.push(event.reason);
+    },
+    auth: {
+      tokens: { accessToken: 'old' },
+      refresh: async () => {
+        calls += 1;
+        throw new TypeError("Cannot read properties of undefined (reading 'refresh_token')");
+      },
+    },
+  });
+  // Settles with no timer advanced: no backoff was waited.
+  expect(await api.get('x').catch((e: unknown) => e)).toMatchObject({ reason: 'refresh_failed' });
+  expect(calls).toBe(1);
+  expect(failures).toEqual(['TypeError']);
 });

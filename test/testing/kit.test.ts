@@ -57,6 +57,16 @@ describe('token endpoint', () => {
     expect(mock.stats.logins).toBe(2);
   });
 
+  it('a sub-second token lifetime still says expires_in 1, never 0', async () => {
+    const brief = mockAuthApi({ baseUrl: 'https://brief.example.test', accessTokenTtlMs: 400 });
+    server.use(...brief.handlers);
+    const response = await fetch('https://brief.example.test/oauth/token', {
+      method: 'POST',
+      body: new URLSearchParams({ grant_type: 'password', username: 'user', password: 'password' }),
+    });
+    expect(await response.json()).toMatchObject({ expires_in: 1 });
+  });
+
   it('answers OAuth errors with 400 and an error code', async () => {
     const cases: [Record<string, string>, string][] = [
       [{ grant_type: 'password', username: 'ada', password: 'nope' }, 'invalid_grant'],
