@@ -1,4 +1,5 @@
 import pRetry from 'p-retry';
+import { abortable } from '../abortable.js';
 import { bearerChallenge, type Challenge } from '../challenge.js';
 import { InvalidOptionError } from '../errors.js';
 import type { Emit } from '../events.js';
@@ -215,16 +216,6 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
     coordinator?.post({ type: 'signed-out' });
   };
 
-  const waitFor = <T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> => {
-    if (!signal) return promise;
-    if (signal.aborted) return Promise.reject(signal.reason);
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = () => reject(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-    });
-  };
-
   async function runRefresh(
     reason: RefreshContext['reason'],
     failedToken: string | undefined,
@@ -256,7 +247,7 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
       }
       // Raced against the timeout's abort: a refresh function that ignores its signal must not hold the lock (and
       // so every later refresh, in every tab) for as long as it hangs.
-      const next = await waitFor(
+      const next = await abortable(
         pRetry(
           () => {
             attempt += 1;
@@ -351,16 +342,16 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
   return {
     async acquire(signal) {
       await load();
-      if (inflight) return settle(await waitFor(inflight, signal));
+      if (inflight) return settle(await abortable(inflight, signal));
       if (signedOut) return { failure: 'signed_out' };
       if (!tokens) return undefined;
       if (!options.refresh) return grant();
       // The server refused this token and the circuit breaker held the refresh back: never send it again as is.
       // Refresh first, which fails fast (`refresh_limit`) while the breaker is still open.
-      if (refused === generation) return settle(await waitFor(singleFlight('rejected', tokens.accessToken), signal));
+      if (refused === generation) return settle(await abortable(singleFlight('rejected', tokens.accessToken), signal));
       const leeway = expiry === undefined ? 0 : Math.min(options.refreshLeewayMs, (expiry - obtainedAt) / 2);
       if (expiry !== undefined && expiry - now() <= leeway) {
-        return settle(await waitFor(singleFlight('expired', tokens.accessToken), signal));
+        return settle(await abortable(singleFlight('expired', tokens.accessToken), signal));
       }
       return grant();
     },
@@ -376,7 +367,7 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
       }
       if (challenges.length > 0 && !bearer) return { failure: 'unsupported_challenge' };
       if (rejected.generation === generation) refused = generation;
-      if (inflight) return settle(await waitFor(inflight, signal));
+      if (inflight) return settle(await abortable(inflight, signal));
       if (signedOut) return { failure: 'signed_out' };
       // The request carried an older token and the current one was never refused: replay with it, no refresh.
       if (refused !== generation) return grant() ?? { failure: 'signed_out' };
@@ -385,7 +376,7 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
         return { failure: 'rejected_after_refresh' };
       }
       const challenge = challenges.find((c) => c.scheme === 'bearer');
-      return settle(await waitFor(singleFlight('rejected', tokens?.accessToken, challenge), signal));
+      return settle(await abortable(singleFlight('rejected', tokens?.accessToken, challenge), signal));
     },
 
     confirm(accepted) {

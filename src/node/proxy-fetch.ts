@@ -1,5 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Agent, type Dispatcher, ProxyAgent } from 'undici';
+import { abortable } from '../abortable.js';
 import type { Challenge } from '../challenge.js';
 import { InvalidOptionError, ProxyAuthenticationError } from '../errors.js';
 import { proxyAuthenticationFromError } from '../proxy-error.js';
@@ -90,7 +91,8 @@ const isObject = (value: unknown) => typeof value === 'object' && value !== null
 
 function validate(options: CreateProxyFetchOptions): void {
   if (options.credentials !== undefined && typeof options.credentials !== 'function') {
-    throw new InvalidOptionError('credentials', 'a function', options.credentials);
+    // A string given here may well be the secret itself: never echo it.
+    throw new InvalidOptionError('credentials', 'a function', '[redacted]');
   }
   if (options.noProxy !== undefined && typeof options.noProxy !== 'string') {
     throw new InvalidOptionError('noProxy', 'a string', options.noProxy);
@@ -114,11 +116,12 @@ export function createProxyFetch(options: CreateProxyFetchOptions = {}): ProxyFe
   const explicit = options.proxy === undefined ? undefined : parseProxy(options.proxy, 'proxy');
   /** Proxy-Authorization per proxy origin, once a credentials answer is known. */
   const known = new Map<string, string>();
+  /** Per proxy origin: the 407 round in flight, and the last one settled with its number. */
   const flights = new Map<string, Promise<Flight>>();
-  const attempts = new Map<string, number>();
-  /** The proxy's last probe, for the error of a request refused with credentials another request obtained. */
-  const lastProbe = new Map<string, ProbeResult>();
-  const agents = new Map<string, Dispatcher>();
+  const settled = new Map<string, { round: number; flight: Flight }>();
+  const rounds = new Map<string, number>();
+  /** Per proxy origin, the agent for its current Proxy-Authorization (undici's ProxyAgent takes it at construction). */
+  const agents = new Map<string, PooledAgent>();
   let direct: Dispatcher | undefined;
 
   const proxyFor = (target: URL): URL | undefined => {
@@ -131,31 +134,50 @@ export function createProxyFetch(options: CreateProxyFetchOptions = {}): ProxyFe
     return value ? parseProxy(value, target.protocol === 'https:' ? 'HTTPS_PROXY' : 'HTTP_PROXY') : undefined;
   };
 
-  // undici's ProxyAgent takes its Proxy-Authorization at construction: one agent per (proxy, authorization).
-  const agentFor = (proxy: URL, authorization: string | undefined): Dispatcher => {
-    const key = `${proxy.origin}\n${authorization ?? ''}`;
-    let agent = agents.get(key);
-    if (!agent) {
+  /**
+   * Send through the proxy's agent for `authorization`. An agent replaced by one for newer credentials is closed once
+   * the last request that uses it has its answer (undici's `close` lets its bodies finish), so rotating credentials
+   * never pile up agents and their sockets.
+   */
+  const sendVia = async (
+    proxy: URL,
+    authorization: string | undefined,
+    input: Input,
+    init: RequestInit | undefined,
+  ) => {
+    let pooled = agents.get(proxy.origin);
+    if (!pooled || pooled.authorization !== authorization) {
+      if (pooled) retire(pooled);
       const agentOptions: ProxyAgent.Options = { uri: proxy.origin };
       if (authorization) agentOptions.token = authorization;
       if (options.tls) agentOptions.requestTls = options.tls as NonNullable<ProxyAgent.Options['requestTls']>;
       if (options.proxyTls) agentOptions.proxyTls = options.proxyTls as NonNullable<ProxyAgent.Options['proxyTls']>;
-      agent = new ProxyAgent(agentOptions);
-      agents.set(key, agent);
+      pooled = { authorization, agent: new ProxyAgent(agentOptions), users: 0, retired: false };
+      agents.set(proxy.origin, pooled);
     }
-    return agent;
+    const used = pooled;
+    used.users += 1;
+    try {
+      return await fetchWithDispatcher(input, init, used.agent);
+    } finally {
+      used.users -= 1;
+      if (used.retired && used.users === 0) void used.agent.close().catch(() => {});
+    }
+  };
+  const retire = (pooled: PooledAgent) => {
+    pooled.retired = true;
+    if (pooled.users === 0) void pooled.agent.close().catch(() => {});
   };
 
   const startFlight = (proxy: URL, target: URL): Promise<Flight> => {
     const key = proxy.origin;
-    const attempt = (attempts.get(key) ?? 0) + 1;
-    attempts.set(key, attempt);
+    const round = (rounds.get(key) ?? 0) + 1;
+    rounds.set(key, round);
     const flight = (async (): Promise<Flight> => {
       const probe = await probeChallenges(proxy, target, options.proxyTls);
-      lastProbe.set(key, probe);
       if (!options.credentials) return { probe, outcome: { authorization: null } };
       try {
-        const answer = await options.credentials({ proxy: new URL(key), challenges: probe.challenges, attempt });
+        const answer = await options.credentials({ proxy: new URL(key), challenges: probe.challenges, attempt: round });
         if (answer === null || answer === undefined) return { probe, outcome: { authorization: null } };
         const authorization = typeof answer === 'string' ? answer : basic(answer.username, answer.password);
         known.set(key, authorization);
@@ -163,14 +185,22 @@ export function createProxyFetch(options: CreateProxyFetchOptions = {}): ProxyFe
       } catch (error) {
         return { probe, outcome: { failed: error } };
       }
-    })().finally(() => flights.delete(key));
-    flights.set(key, flight);
-    return flight;
+    })();
+    const shared = flight.finally(() => flights.delete(key));
+    void flight.then((done) => settled.set(key, { round, flight: done }));
+    flights.set(key, shared);
+    return shared;
   };
 
   return async (input, init) => {
+    // A body in `init` is read by the first send: a Request holds it, so an unsent copy can be kept for the retry.
+    if (!(input instanceof Request) && init?.body != null) {
+      input = new Request(input, init);
+      init = undefined;
+    }
     // For errors only: the URL and method, without touching a body that is still to be sent.
     const request = input instanceof Request ? input : new Request(input, { method: init?.method ?? 'GET' });
+    const signal = init?.signal ?? request.signal;
     const target = new URL(request.url);
     const proxy = proxyFor(target);
     if (!proxy) {
@@ -183,12 +213,18 @@ export function createProxyFetch(options: CreateProxyFetchOptions = {}): ProxyFe
       ? basic(decodeURIComponent(proxy.username), decodeURIComponent(proxy.password))
       : undefined;
     const sentWith = known.get(key) ?? fromUrl;
+    const roundAtSend = rounds.get(key) ?? 0;
     // An unsent copy of a Request body, in case the proxy asks for credentials first.
     const spare = input instanceof Request && input.body ? input.clone() : undefined;
     try {
-      return await fetchWithDispatcher(input, init, agentFor(proxy, sentWith));
+      const response = await sendVia(proxy, sentWith, input, init);
+      void spare?.body?.cancel().catch(() => {});
+      return response;
     } catch (error) {
-      if (!proxyAuthenticationFromError(error, request)) throw error;
+      if (!proxyAuthenticationFromError(error, request)) {
+        void spare?.body?.cancel().catch(() => {});
+        throw error;
+      }
     }
 
     const redacted = new URL(key).href;
@@ -201,35 +237,46 @@ export function createProxyFetch(options: CreateProxyFetchOptions = {}): ProxyFe
       return new ProxyAuthenticationError({ response, request, challenges, proxy: redacted, cause });
     };
 
-    let authorization: string | null;
-    let probe: ProbeResult | undefined;
-    const current = known.get(key);
-    if (current !== undefined && current !== sentWith) {
-      // Another request obtained newer credentials while this one was refused: use them, ask nobody.
-      authorization = current;
-      probe = lastProbe.get(key);
-    } else {
-      if (sentWith !== undefined && current === sentWith) known.delete(key);
-      const flight = await (flights.get(key) ?? startFlight(proxy, target));
-      probe = flight.probe;
-      if ('failed' in flight.outcome) {
-        // The callback's own message may quote a secret: keep only its kind.
-        const failed = flight.outcome.failed;
-        throw refused(
-          probe,
-          new Error(`credentials callback failed${failed instanceof Error ? `: ${failed.name}` : ''}`),
-        );
-      }
-      authorization = flight.outcome.authorization;
+    // A round that began after this request was sent answers it too, whatever its answer (credentials, `null`, a
+    // failure): every request refused meanwhile shares one probe and one `credentials` call. Otherwise this 407
+    // refuses what the last round gave: ask again.
+    const last = settled.get(key);
+    let flight: Flight;
+    if (flights.has(key)) flight = await abortable(flights.get(key) as Promise<Flight>, signal);
+    else if (last && last.round > roundAtSend) flight = last.flight;
+    else {
+      if (sentWith !== undefined && known.get(key) === sentWith) known.delete(key);
+      flight = await abortable(startFlight(proxy, target), signal);
     }
+    const { probe, outcome } = flight;
+    if ('failed' in outcome) {
+      // The callback's own message may quote a secret: keep only its kind.
+      const failed = outcome.failed;
+      throw refused(
+        probe,
+        new Error(`credentials callback failed${failed instanceof Error ? `: ${failed.name}` : ''}`),
+      );
+    }
+    const authorization = outcome.authorization;
     if (authorization === null) throw refused(probe);
 
     try {
-      return await fetchWithDispatcher(spare ?? input, init, agentFor(proxy, authorization));
+      return await sendVia(proxy, authorization, spare ?? input, init);
     } catch (error) {
       if (!proxyAuthenticationFromError(error, request)) throw error;
       if (known.get(key) === authorization) known.delete(key);
       throw refused(probe);
     }
   };
+}
+
+type Input = string | URL | Request;
+
+interface PooledAgent {
+  authorization: string | undefined;
+  agent: Dispatcher;
+  /** Requests sending through it now. */
+  users: number;
+  /** Replaced by an agent for newer credentials: closed when its last user is done. */
+  retired: boolean;
 }

@@ -16,13 +16,15 @@ const accepted = new Set([good, basic('jürgen', 'pässwörd'), 'Negotiate dG9rZ
 
 let httpTarget: Server;
 let httpsTarget: Server;
-let proxy: Server & { authenticate?: (req: IncomingMessage) => boolean };
+let proxy: Server & { authenticate?: (req: IncomingMessage) => Promise<boolean> };
 let proxyUrl: string;
 let httpUrl: string;
 let httpsUrl: string;
 /** Every request and CONNECT the proxy saw, with the Proxy-Authorization it carried. */
 const seen: { method: string; auth: string | undefined }[] = [];
 let requireAuth = true;
+/** While set, the proxy answers requests for `/late` only once it resolves. */
+let lateGate: Promise<void> | undefined;
 /** Requests that reached `/hang` on a target, never answered. */
 const hanging: IncomingMessage[] = [];
 
@@ -49,7 +51,8 @@ beforeAll(async () => {
   httpTarget = createHttpServer(echo('http'));
   httpsTarget = createHttpsServer({ cert, key }, echo('https'));
   proxy = createProxy(createHttpServer()) as typeof proxy;
-  proxy.authenticate = (req) => {
+  proxy.authenticate = async (req) => {
+    if (req.url?.endsWith('/late')) await lateGate;
     const auth = req.headers['proxy-authorization'];
     seen.push({ method: req.method ?? '', auth });
     return !requireAuth || (auth !== undefined && accepted.has(auth));
@@ -196,12 +199,81 @@ describe('createProxyFetch', () => {
     expect(`${error.message} ${error.stack}`).not.toContain('leaked-secret');
   });
 
-  it('replays a Request body on the retry', async () => {
-    const fetch = make(async () => good);
+  it('replays a body on the retry: a Request body, and a string or stream body given in init', async () => {
     const request = new Request(`${httpsUrl}/post`, { method: 'POST', body: 'payload', headers: { 'x-a': '1' } });
-    expect(await (await fetch(request)).text()).toBe('https POST /post payload');
-    const init = await fetch(`${httpUrl}/post`, { method: 'POST', body: 'second' });
-    expect(await init.text()).toBe('http POST /post second');
+    expect(await (await make(async () => good)(request)).text()).toBe('https POST /post payload');
+    const stream = () =>
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('streamed'));
+          controller.close();
+        },
+      });
+    for (const [body, text] of [
+      ['second', 'second'],
+      [stream(), 'streamed'],
+    ] as const) {
+      // A fresh client each time: the first try is refused, so the body really is sent twice.
+      seen.length = 0;
+      const init = { method: 'POST', body, duplex: 'half' } as RequestInit;
+      expect(await (await make(async () => good)(`${httpUrl}/post`, init)).text()).toBe(`http POST /post ${text}`);
+      expect(seen.map((s) => s.auth)).toEqual([undefined, undefined, good]);
+    }
+  });
+
+  it('a request aborted while the 407 round waits for credentials rejects at once; the round goes on', async () => {
+    let answer: (value: string) => void = () => {};
+    const fetch = make(() => new Promise<string>((resolve) => (answer = resolve)));
+    const controller = new AbortController();
+    const aborted = fetch(`${httpUrl}/a`, { signal: controller.signal }).catch((e: unknown) => e);
+    const other = fetch(`${httpUrl}/b`);
+    await vi.waitFor(() => expect(seen.length).toBeGreaterThanOrEqual(3));
+    controller.abort(new Error('user left'));
+    expect(await aborted).toMatchObject({ message: 'user left' });
+    answer(good);
+    expect((await other).status).toBe(200);
+  });
+
+  it('a 407 that arrives after a round answered null shares that answer: one probe, one call', async () => {
+    let open: () => void = () => {};
+    lateGate = new Promise((resolve) => (open = resolve));
+    try {
+      const credentials = vi.fn(async () => null);
+      const fetch = make(credentials);
+      // Sent before the round, refused only after it settled.
+      const late = fetch(`${httpUrl}/late`).catch((e: unknown) => e);
+      expect(await fetch(`${httpUrl}/early`).catch((e: unknown) => e)).toMatchObject({ status: 407 });
+      open();
+      expect(await late).toMatchObject({ name: 'ProxyAuthenticationError', status: 407 });
+      expect(credentials).toHaveBeenCalledTimes(1);
+      // The two first tries and one probe.
+      expect(seen).toHaveLength(3);
+    } finally {
+      lateGate = undefined;
+    }
+  });
+
+  it('rotating credentials leave no agents and sockets behind: the replaced agent closes', async () => {
+    const connections = () => new Promise<number>((resolve) => proxy.getConnections((_, n) => resolve(n)));
+    // Other tests' clients may still hold idle sockets: count what this one adds.
+    const before = await connections();
+    let version = 0;
+    // Each answer is refused later: the next request is refused, asks again, and gets a new agent.
+    accepted.add('Bearer v1');
+    const fetch = make(async () => `Bearer v${++version}`);
+    try {
+      for (let i = 1; i <= 5; i++) {
+        accepted.clear();
+        accepted.add(`Bearer v${i}`);
+        expect((await fetch(`${httpUrl}/r${i}`)).status).toBe(200);
+      }
+      expect(version).toBe(5);
+      // One agent (and its socket) per rotation would leave 5 connections open; replaced agents close theirs.
+      await vi.waitFor(async () => expect(await connections()).toBeLessThanOrEqual(before + 2));
+    } finally {
+      accepted.clear();
+      for (const value of [good, basic('jürgen', 'pässwörd'), 'Negotiate dG9rZW4=']) accepted.add(value);
+    }
   });
 
   it.each(targets)('%s: an abort signal reaches the proxied request in flight', async (_, url) => {
@@ -267,9 +339,12 @@ describe('createProxyFetch', () => {
     expect(seen.map((s) => s.auth)).toEqual([undefined, undefined, basic('user', 'wrong')]);
   });
 
-  it('validates options by name, without echoing a proxy URL', () => {
+  it('validates options by name, without echoing a proxy URL or credentials', () => {
     expect(() => createProxyFetch({ proxy: 'ftp://user:pw@x' })).toThrow(/`proxy` must be .*\[redacted\]/);
-    expect(() => createProxyFetch({ credentials: 'x' as never })).toThrow('`credentials`');
+    // A string is an easy mistake here, and likely the secret itself.
+    expect(() => createProxyFetch({ credentials: 'alice:hunter2' as never })).toThrow(
+      /^`credentials` must be a function, got "\[redacted\]"$/,
+    );
     expect(() => createProxyFetch({ noProxy: 1 as never })).toThrow('`noProxy`');
     expect(() => createProxyFetch({ tls: 'x' as never })).toThrow('`tls`');
     expect(() => createProxyFetch({ proxy: 'not a url' })).toThrow(
