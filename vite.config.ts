@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import dts from 'vite-plugin-dts';
 import { defineConfig } from 'vitest/config';
@@ -9,6 +10,12 @@ const entries = {
   node: resolve(import.meta.dirname, 'src/node/index.ts'),
 };
 
+/** Every dependency and peer stays external (users' bundlers dedupe them), read from package.json so none is missed. */
+const pkg = JSON.parse(readFileSync(resolve(import.meta.dirname, 'package.json'), 'utf8')) as Record<string, object>;
+const packages = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})];
+const external = (id: string) =>
+  id.startsWith('node:') || packages.some((name) => id === name || id.startsWith(`${name}/`));
+
 export default defineConfig({
   build: {
     lib: { entry: entries, formats: ['es'] },
@@ -16,8 +23,7 @@ export default defineConfig({
     minify: false,
     sourcemap: true,
     rolldownOptions: {
-      // Dependencies stay external: users' bundlers dedupe them.
-      external: [/^ky($|\/)/, /^p-retry($|\/)/, /^jwt-decode($|\/)/, /^undici($|\/)/, /^msw($|\/)/, /^node:/],
+      external,
     },
   },
   plugins: [dts({ include: ['src'], tsconfigPath: './tsconfig.build.json' })],

@@ -1,5 +1,6 @@
+import isNetworkError from 'is-network-error';
 import pRetry from 'p-retry';
-import { abortable } from '../abortable.js';
+import { abortable, sleep } from '../abortable.js';
 import { bearerChallenge, type Challenge } from '../challenge.js';
 import { InvalidOptionError } from '../errors.js';
 import type { Emit } from '../events.js';
@@ -64,26 +65,10 @@ export function isTransientRefreshError(error: unknown): boolean {
   const e = error as { name?: unknown; status?: unknown; response?: { status?: unknown } };
   const status = typeof e.status === 'number' ? e.status : e.response?.status;
   if (typeof status === 'number') return status === 408 || status === 429 || status >= 500;
-  // A TypeError is a network failure only with fetch's own messages (Chrome, Node, Firefox, Safari): any other is a
-  // bug in the refresh function, which no retry mends.
-  if (e.name === 'TypeError') return fetchFailure.test(String((error as Error).message));
+  // A TypeError is a network failure only as fetch throws it (the test p-retry itself applies): any other is a bug in
+  // the refresh function, which no retry mends.
+  if (e.name === 'TypeError') return isNetworkError(error);
   return e.name === 'NetworkError' || e.name === 'TimeoutError';
-}
-
-const fetchFailure =
-  /^(?:failed to fetch|fetch failed|load failed|networkerror when attempting|network ?error|terminated)/i;
-
-/** Wait `ms`, or less when `signal` aborts; the timer and the listener go either way. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 class RefreshTimeout extends Error {

@@ -193,20 +193,20 @@ export function createProxyFetch(options: CreateProxyFetchOptions = {}): ProxyFe
   };
 
   return async (input, init) => {
-    // A body in `init` is read by the first send: a Request holds it, so an unsent copy can be kept for the retry.
-    if (!(input instanceof Request) && init?.body != null) {
-      input = new Request(input, init);
-      init = undefined;
-    }
     // For errors only: the URL and method, without touching a body that is still to be sent.
     const request = input instanceof Request ? input : new Request(input, { method: init?.method ?? 'GET' });
-    const signal = init?.signal ?? request.signal;
     const target = new URL(request.url);
     const proxy = proxyFor(target);
     if (!proxy) {
       if (!options.tls) return globalThis.fetch(input, init);
       direct ??= new Agent({ connect: options.tls as Agent.Options['connect'] & object });
       return fetchWithDispatcher(input, init, direct);
+    }
+    const signal = init?.signal ?? request.signal;
+    // A body in `init` is read by the first send: a Request holds it, so an unsent copy can be kept for the retry.
+    if (!(input instanceof Request) && init?.body != null) {
+      input = new Request(input, init);
+      init = undefined;
     }
     const key = proxy.origin;
     const fromUrl = proxy.username
@@ -240,9 +240,10 @@ export function createProxyFetch(options: CreateProxyFetchOptions = {}): ProxyFe
     // A round that began after this request was sent answers it too, whatever its answer (credentials, `null`, a
     // failure): every request refused meanwhile shares one probe and one `credentials` call. Otherwise this 407
     // refuses what the last round gave: ask again.
+    const inFlight = flights.get(key);
     const last = settled.get(key);
     let flight: Flight;
-    if (flights.has(key)) flight = await abortable(flights.get(key) as Promise<Flight>, signal);
+    if (inFlight) flight = await abortable(inFlight, signal);
     else if (last && last.round > roundAtSend) flight = last.flight;
     else {
       if (sentWith !== undefined && known.get(key) === sentWith) known.delete(key);
