@@ -1,11 +1,18 @@
-import ky, { type KyInstance, type Options as KyOptions, type ResponsePromise } from 'ky';
+import ky, {
+  type BeforeErrorHook,
+  isHTTPError,
+  type KyInstance,
+  type Options as KyOptions,
+  type ResponsePromise,
+} from 'ky';
 import { createSession } from './auth/create-session.js';
-import { authFetch } from './auth/layer.js';
+import { authFetch, typedErrorOf } from './auth/layer.js';
 import { createOriginPolicy } from './auth/origins.js';
 import type { AuthController } from './auth/refresh.js';
 import type { AuthSession } from './auth/session.js';
 import { createEmitter } from './events.js';
 import { type ApiFetchOptions, type RequestAuthOption, resolveOptions } from './options.js';
+import { redactError } from './redact.js';
 import { kyRetryFor, type RetryDeps, recordOutcome, withIdempotencyKey } from './retry/layer.js';
 import { mergeRetryOptions, type RetryOptions, resolveRetryOptions } from './retry/policy.js';
 import { createThrottleRegistry, type RetryThrottle } from './retry/throttle.js';
@@ -56,10 +63,10 @@ function build(options: ApiFetchOptions, inherited: Shared | undefined): ApiFetc
   const auth = resolved.auth;
   const retryInput = options.retry;
   const retry = resolveRetryOptions(retryInput);
-  const shared: Shared = inherited ?? {
-    ...createSession(auth, resolved.now, emit),
-    throttleFor: retry.throttle === false ? undefined : createThrottleRegistry(retry.throttle),
-  };
+  const ownThrottle = () => (retry.throttle === false ? undefined : createThrottleRegistry(retry.throttle));
+  const shared: Shared = inherited
+    ? { ...inherited, throttleFor: throttleGiven(options.retry) ? ownThrottle() : inherited.throttleFor }
+    : { ...createSession(auth, resolved.now, emit), throttleFor: ownThrottle() };
   const retryDeps: RetryDeps = { options: retry, throttleFor: shared.throttleFor, emit, now: resolved.now };
   const onOutcome = (url: string, outcome: Response | Error) => recordOutcome(retryDeps, url, outcome);
   const deps = {
@@ -72,6 +79,7 @@ function build(options: ApiFetchOptions, inherited: Shared | undefined): ApiFetc
   // ky resolves a relative input against `baseUrl` with a new Request per call (so that a relative base follows the
   // page); an absolute base can be applied once per call here, at a third of the cost. Inputs with a `:` (absolute
   // URLs, and anything ky must vet) are left to ky.
+  const clientIdempotencyKey = new Headers(resolved.headers).has('idempotency-key');
   const absoluteBase = resolved.baseUrl !== undefined && /^https?:\/\//i.test(resolved.baseUrl) ? resolved.baseUrl : '';
   const kyInstance: KyInstance = ky.create({
     ...(resolved.baseUrl === undefined ? {} : { baseUrl: resolved.baseUrl }),
@@ -82,16 +90,22 @@ function build(options: ApiFetchOptions, inherited: Shared | undefined): ApiFetc
       const request = input instanceof Request ? input : new Request(input, rest);
       return authFetch(deps, createTransport(resolved, emit, state, onOutcome), request, rest, state.auth);
     },
+    hooks: { beforeError: [handOut] },
   });
 
   const call = <T>(input: Input, requestOptions: RequestOptions = {}, method?: Method): ResponsePromise<T> => {
-    const { auth: useToken, retry: retryOverride, ...kyOptions } = requestOptions;
-    const state: CallState = { auth: useToken !== false, sends: 0 };
+    const { auth: useToken, retry: retryOverride, fetch: callFetch, ...kyOptions } = requestOptions;
+    // A per-request `fetch` replaces the client's under the auth layer, never ky's fetch (which is the auth layer).
+    const state: CallState = { auth: useToken !== false, sends: 0, ...(callFetch ? { fetch: callFetch } : {}) };
     const callRetry = retryOverride === undefined ? retry : mergeRetryOptions(retryInput, retryOverride);
     const callDeps = callRetry === retry ? retryDeps : { ...retryDeps, options: callRetry };
     const verb = (method ?? kyOptions.method ?? (input instanceof Request ? input.method : 'get')).toUpperCase();
+    // The caller's own key (on a Request input, in the client's headers, or per call) is never replaced.
     const headers =
-      callRetry.idempotencyKey && (verb === 'POST' || verb === 'PATCH')
+      callRetry.idempotencyKey &&
+      (verb === 'POST' || verb === 'PATCH') &&
+      !clientIdempotencyKey &&
+      !(input instanceof Request && input.headers.has('idempotency-key'))
         ? withIdempotencyKey(kyOptions.headers)
         : undefined;
     const perCall = {
@@ -122,6 +136,19 @@ function build(options: ApiFetchOptions, inherited: Shared | undefined): ApiFetc
   };
   return api;
 }
+
+/**
+ * ky's `beforeError` hook, first of all: the auth layer's typed error replaces ky's `HTTPError` for a final 401/403,
+ * and every error leaves without tokens, credentials or URL queries (ky's `TimeoutError` and `NetworkError` too).
+ */
+const handOut: BeforeErrorHook = ({ error }) => {
+  const typed = isHTTPError(error) ? typedErrorOf(error.response) : undefined;
+  return redactError(typed ?? error);
+};
+
+/** Whether `retry` options name a throttle of their own (then an `extend`ed client gets its own buckets). */
+const throttleGiven = (retry: ApiFetchOptions['retry']) =>
+  retry === false || (typeof retry === 'object' && retry !== null && retry.throttle !== undefined);
 
 /** A ready client with default options: no base URL and no token. */
 export const apiFetch: ApiFetch = /* @__PURE__ */ createApiFetch();

@@ -1,5 +1,6 @@
 import { HTTPError, type KyRequest, type KyResponse, type NormalizedOptions } from 'ky';
 import type { Challenge } from './challenge.js';
+import { redactError, redactRequest, redactResponse, redactUrl } from './redact.js';
 
 /** Stable error codes, one per error class. Switch on these rather than on messages. */
 export const ErrorCode = {
@@ -65,9 +66,12 @@ abstract class ApiFetchHTTPError extends HTTPErrorBase {
 
   /** `message` is followed by the request's method and redacted URL. */
   constructor(init: HttpErrorInit, message: string) {
-    super(init.response as KyResponse, init.request as KyRequest, noOptions);
-    this.message = `${message}: ${init.request.method} ${redactUrl(init.request.url)}`;
-    if (init.cause !== undefined) this.cause = init.cause;
+    // What an error holds is handed out (thrown, logged, passed to callbacks): never the token-carrying request, nor
+    // a URL with its query.
+    const request = redactRequest(init.request);
+    super(redactResponse(init.response) as KyResponse, request as KyRequest, noOptions);
+    this.message = `${message}: ${request.method} ${request.url}`;
+    if (init.cause !== undefined) this.cause = redactError(init.cause);
     this.status = init.response.status;
     this.challenges = init.challenges ?? [];
     if (init.data !== undefined) this.data = init.data;
@@ -199,20 +203,6 @@ function describe(value: unknown): string {
   if (typeof value === 'function') return 'a function';
   if (Array.isArray(value)) return 'an array';
   return String(value);
-}
-
-/** Strip userinfo and query from a URL so errors and events never carry credentials or tokens. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    u.search = u.search ? '?…' : '';
-    u.hash = '';
-    return u.href;
-  } catch {
-    return '[invalid url]';
-  }
 }
 
 const isNamed = <T>(error: unknown, cls: abstract new (...args: never[]) => T, name: string): error is T =>

@@ -1,4 +1,4 @@
-import { redactUrl } from './errors.js';
+import { redactUrl } from './redact.js';
 
 interface RequestInfo {
   /** Request method, upper case. */

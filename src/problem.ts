@@ -35,15 +35,21 @@ export async function readBoundedText(response: Response, limit = maxErrorBodyBy
  * The error body of a response: RFC 9457 problem details when the server sent `application/problem+json`
  * (or a JSON object with problem members), else the text. Never throws.
  */
-export async function readErrorBody(response: Response): Promise<{ problem?: ProblemDetails; data?: unknown }> {
+export async function readErrorBody(
+  response: Response,
+): Promise<{ problem?: ProblemDetails; data?: unknown; text?: string }> {
   let text: string;
   try {
     text = await readBoundedText(response);
   } catch {
     return {};
   }
+  return { ...parseErrorText(text, response.headers.get('content-type') ?? ''), text };
+}
+
+/** Problem details or data from an error body's text. */
+function parseErrorText(text: string, type: string): { problem?: ProblemDetails; data?: unknown } {
   if (text === '') return {};
-  const type = response.headers.get('content-type') ?? '';
   if (/[/+]json\b/i.test(type)) {
     try {
       const data: unknown = JSON.parse(text);

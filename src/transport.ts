@@ -2,6 +2,7 @@ import type { Emit } from './events.js';
 import { requestInfo } from './events.js';
 import type { ResolvedOptions } from './options.js';
 import { proxyAuthenticationFromError, proxyAuthenticationFromResponse } from './proxy-error.js';
+import { redactError } from './redact.js';
 
 /** The per-call state apifetch threads through ky to its fetch layer (ky forwards unknown options to `fetch`). */
 export interface CallState {
@@ -9,6 +10,8 @@ export interface CallState {
   auth: boolean;
   /** Sends so far for this call, across ky retries and auth replays. */
   sends: number;
+  /** This call's own `fetch`, replacing the client's. */
+  fetch?: (input: Request, init?: RequestInit) => Promise<Response>;
 }
 
 /** Key of the call state in the options ky forwards to `fetch`; stripped before the real fetch sees them. */
@@ -40,7 +43,7 @@ export function createTransport(
   onOutcome: (url: string, outcome: Response | Error) => void,
 ): Send {
   return async (request, init, authorized) => {
-    const fetchImpl = options.fetch ?? globalThis.fetch;
+    const fetchImpl = state.fetch ?? options.fetch ?? globalThis.fetch;
     state.sends += 1;
     // Events cost a URL parse each: build them only for a listener.
     const info = emit.active ? requestInfo(request) : undefined;
@@ -53,7 +56,7 @@ export function createTransport(
       const proxyError = proxyAuthenticationFromError(error, request);
       const failure = proxyError ?? (error instanceof Error ? error : new Error(String(error)));
       if (!proxyError) onOutcome(request.url, failure);
-      if (info) emit({ type: 'error', ...info, error: failure });
+      if (info) emit({ type: 'error', ...info, error: redactError(failure) });
       // A DOMException named NetworkError (happy-dom's fetch) is what browsers throw as a TypeError: make it one,
       // so that ky and the retry layer take it for the network failure it is.
       if (failure.name === 'NetworkError' && !proxyError) throw new TypeError('Failed to fetch', { cause: error });

@@ -7,20 +7,31 @@ const response = (body: BodyInit, type?: string) =>
 describe('error bodies (RFC 9457)', () => {
   it('parses application/problem+json', async () => {
     const body = { type: 'https://example.test/p', title: 'Nope', status: 403, balance: 30 };
-    expect(await readErrorBody(response(JSON.stringify(body), 'application/problem+json'))).toEqual({
+    const text = JSON.stringify(body);
+    expect(await readErrorBody(response(text, 'application/problem+json'))).toEqual({
       problem: body,
       data: body,
+      text,
     });
   });
 
   it('keeps plain JSON without problem members as data only', async () => {
-    expect(await readErrorBody(response('{"reason":"x"}', 'application/json'))).toEqual({ data: { reason: 'x' } });
+    expect(await readErrorBody(response('{"reason":"x"}', 'application/json'))).toEqual({
+      data: { reason: 'x' },
+      text: '{"reason":"x"}',
+    });
   });
 
   it('falls back to text for invalid JSON and for other types; nothing for an empty body', async () => {
-    expect(await readErrorBody(response('{broken', 'application/problem+json'))).toEqual({ data: '{broken' });
-    expect(await readErrorBody(response('plain words', 'text/plain'))).toEqual({ data: 'plain words' });
-    expect(await readErrorBody(new Response(null, { status: 403 }))).toEqual({});
+    expect(await readErrorBody(response('{broken', 'application/problem+json'))).toEqual({
+      data: '{broken',
+      text: '{broken',
+    });
+    expect(await readErrorBody(response('plain words', 'text/plain'))).toEqual({
+      data: 'plain words',
+      text: 'plain words',
+    });
+    expect(await readErrorBody(new Response(null, { status: 403 }))).toEqual({ text: '' });
   });
 
   it('reads at most 64 KB of a huge body', async () => {

@@ -34,7 +34,9 @@ describe('proxyAuthenticationFromError', () => {
     // undici hides the real answer: the response is a local 407 without headers.
     expect(error?.response.status).toBe(407);
     expect(error?.response.headers.get('proxy-authenticate')).toBeNull();
-    expect(error?.request).toBe(request);
+    // The error keeps a redacted copy of the request: method and path, never the query.
+    expect(error?.request.method).toBe('GET');
+    expect(error?.request.url).toBe('https://api.example.test/orders?…');
   });
 
   it('recognises the 407 deeper in the cause chain, and bare (unwrapped)', () => {
@@ -105,7 +107,9 @@ describe('proxyAuthenticationFromResponse', () => {
     const response = new Response('denied', { status: 407, headers });
     const error = proxyAuthenticationFromResponse(response, request);
     expect(error).toMatchObject({ name: 'ProxyAuthenticationError', status: 407, retryable: false });
-    expect(error.response).toBe(response);
+    // A bodiless copy of the answer: status and headers.
+    expect(error.response.status).toBe(407);
+    expect(error.response.headers.get('proxy-authenticate')).toBe(response.headers.get('proxy-authenticate'));
     expect(error.challenges).toEqual([
       { scheme: 'basic', params: { realm: 'corp proxy', charset: 'UTF-8' } },
       { scheme: 'negotiate', params: {} },

@@ -1,4 +1,4 @@
-import { bearerChallenge, parseChallenges } from '../challenge.js';
+import { bearerChallenge, type Challenge, parseChallenges } from '../challenge.js';
 import { ForbiddenError, UnauthenticatedError } from '../errors.js';
 import type { Emit } from '../events.js';
 import { requestInfo } from '../events.js';
@@ -16,8 +16,24 @@ export interface AuthLayerDeps {
 }
 
 /**
+ * The typed error of a final 401 or 403 response, kept until ky's `beforeError` hook swaps it for ky's `HTTPError`.
+ * The layer returns such responses instead of throwing, so that ky's `afterResponse` hooks see them and
+ * `throwHttpErrors: false` resolves with them, as for any other status.
+ */
+const typedErrors = new WeakMap<Response, Error>();
+
+/** The typed error the auth layer made for this response, if any (for the client's `beforeError` hook). */
+export const typedErrorOf = (response: Response): Error | undefined => typedErrors.get(response);
+
+function settleWith(response: Response, error: Error): Response {
+  typedErrors.set(response, error);
+  return response;
+}
+
+/**
  * The auth layer for one call: attach the token to allowed origins, and turn 401/403 from those origins into
- * typed errors, refreshing and replaying once on a 401 when the session can.
+ * typed errors, refreshing and replaying once on a 401 when the session can. A 401 or 403 is judged by the origin
+ * that answered it: after a redirect to another origin it is that origin's, a plain HTTP error.
  */
 export function authFetch(deps: AuthLayerDeps, send: Send, request: Request, init: RequestInit, useToken: boolean) {
   const { options, mayReceiveToken } = deps;
@@ -28,24 +44,47 @@ export function authFetch(deps: AuthLayerDeps, send: Send, request: Request, ini
   return attach ? sendWithToken(deps, send, request, init) : sendAndMap(deps, send, request, init);
 }
 
+/** Whether a 401/403 came from an origin that receives the token (not from where a redirect led). */
+const answeredByUs = (deps: AuthLayerDeps, response: Response) =>
+  response.url === '' || deps.mayReceiveToken(response.url);
+
 async function sendAndMap(deps: AuthLayerDeps, send: Send, request: Request, init: RequestInit): Promise<Response> {
   const response = await send(request, init, request.headers.has('authorization'));
-  if (response.status === 401) throw unauthenticated(deps, request, { failure: 'no_refresh' }, response);
-  if (response.status === 403) throw await forbidden(deps, request, response);
-  return response;
+  return mapFinal(deps, request, response, { failure: 'no_refresh' });
+}
+
+/** A final response: 401 and 403 from our origins get their typed error (and callbacks); the rest pass through. */
+async function mapFinal(
+  deps: AuthLayerDeps,
+  request: Request,
+  response: Response,
+  failure: AuthFailure,
+  challenges?: readonly Challenge[],
+): Promise<Response> {
+  if ((response.status !== 401 && response.status !== 403) || !answeredByUs(deps, response)) return response;
+  if (response.status === 403) {
+    const error = await forbidden(deps, request, response);
+    return settleWith(error.delivered, error.error);
+  }
+  return settleWith(response, unauthenticated(deps, request, failure, response, challenges));
 }
 
 async function sendWithToken(deps: AuthLayerDeps, send: Send, request: Request, init: RequestInit): Promise<Response> {
   const { session } = deps;
   const grant = await session.acquire(request.signal);
-  if (isFailure(grant)) throw unauthenticated(deps, request, grant);
+  if (isFailure(grant)) {
+    const error = unauthenticated(deps, request, grant);
+    return settleWith(error.response, error);
+  }
   if (!grant) return sendAndMap(deps, send, request, init);
-  // Keep an unsent copy only when the body would be consumed; a bodiless Request can be sent twice.
+  // The token travels only on a copy: `request` (which ky and every error keep) never holds it. Keep an unsent copy
+  // for a replay only when the body would be consumed; a bodiless Request can be sent twice.
   const spare = request.body === null ? request : request.clone();
   const response = await send(withToken(request, grant), init, true);
   if (provesToken(response.status)) session.confirm?.(grant);
-  if (response.status === 403) throw await forbidden(deps, request, response);
-  if (response.status !== 401) return response;
+  if (response.status !== 401 || !answeredByUs(deps, response)) {
+    return mapFinal(deps, request, response, { failure: 'no_refresh' });
+  }
 
   const challenges = parseChallenges(response);
   let next: TokenGrant | AuthFailure;
@@ -56,27 +95,46 @@ async function sendWithToken(deps: AuthLayerDeps, send: Send, request: Request, 
     discard(response);
     throw abortReason;
   }
-  if (isFailure(next)) throw unauthenticated(deps, request, next, response, challenges);
+  if (isFailure(next)) return mapFinal(deps, request, response, next, challenges);
   discard(response);
   if (deps.emit.active) {
     deps.emit({ type: 'replay', ...requestInfo(request), reason: next.refreshed ? 'refreshed' : 'stale_token' });
   }
   const replayed = await send(withToken(spare, next), init, true);
-  if (replayed.status === 401) {
+  if (replayed.status === 401 && answeredByUs(deps, replayed)) {
+    const replayChallenges = parseChallenges(replayed);
+    const stepUp = stepUpDemand(replayChallenges);
+    // A step-up demand means the fresh token is valid and the user needs a stronger sign-in: keep the tokens.
+    if (stepUp) {
+      session.confirm?.(next);
+      return mapFinal(deps, request, replayed, stepUp, replayChallenges);
+    }
     await session.rejectedAfterRefresh?.(next);
-    throw unauthenticated(deps, request, { failure: 'rejected_after_refresh' }, replayed);
+    return mapFinal(deps, request, replayed, { failure: 'rejected_after_refresh' }, replayChallenges);
   }
   if (provesToken(replayed.status)) session.confirm?.(next);
-  if (replayed.status === 403) throw await forbidden(deps, request, replayed);
-  return replayed;
+  return mapFinal(deps, request, replayed, { failure: 'no_refresh' });
+}
+
+/** The RFC 9470 step-up demand of a 401's challenges, as a failure, or undefined. */
+export function stepUpDemand(challenges: readonly Challenge[]): AuthFailure | undefined {
+  const bearer = bearerChallenge(challenges);
+  if (bearer?.error !== 'insufficient_user_authentication') return undefined;
+  return {
+    failure: 'step_up_required',
+    ...(bearer.acrValues ? { acrValues: bearer.acrValues } : {}),
+    ...(bearer.maxAge !== undefined ? { maxAge: bearer.maxAge } : {}),
+  };
 }
 
 /** Whether the server must have accepted the token to answer so; a gateway's 5xx, 408 or 429 may come before that. */
 const provesToken = (status: number) => status < 500 && status !== 401 && status !== 408 && status !== 429;
 
+/** A copy of `request` that carries the token; `request` itself stays without it. */
 function withToken(request: Request, grant: TokenGrant): Request {
-  request.headers.set('authorization', `Bearer ${grant.token}`);
-  return request;
+  const headers = new Headers(request.headers);
+  headers.set('authorization', `Bearer ${grant.token}`);
+  return new Request(request, { headers });
 }
 
 function discard(response: Response) {
@@ -88,35 +146,40 @@ function unauthenticated(
   request: Request,
   failure: AuthFailure,
   response?: Response,
-  challenges = response ? parseChallenges(response) : [],
+  challenges: readonly Challenge[] = response ? parseChallenges(response) : [],
 ): UnauthenticatedError {
   const extra = {
     ...(failure.acrValues ? { acrValues: failure.acrValues } : {}),
     ...(failure.maxAge !== undefined ? { maxAge: failure.maxAge } : {}),
     ...(failure.cause !== undefined ? { cause: failure.cause } : {}),
   };
-  let error: UnauthenticatedError;
-  if (response) {
-    discard(response);
-    error = new UnauthenticatedError({
-      response,
-      request,
-      reason: failure.failure,
-      challenges,
-      ...extra,
-    });
-  } else {
-    error = UnauthenticatedError.notSent(request, failure.failure, failure.cause);
-  }
+  const error = response
+    ? new UnauthenticatedError({ response, request, reason: failure.failure, challenges, ...extra })
+    : UnauthenticatedError.notSent(request, failure.failure, failure.cause);
   deps.emit({ type: 'unauthenticated', ...requestInfo(request), reason: failure.failure });
   if (deps.session.claimEpisode(failure.failure)) notify(deps.options.onUnauthenticated, error);
   return error;
 }
 
-async function forbidden(deps: AuthLayerDeps, request: Request, response: Response): Promise<ForbiddenError> {
+/**
+ * The ForbiddenError of a 403, and the response to hand on in its place (to ky's hooks, `error.data`, or the caller
+ * with `throwHttpErrors: false`): the body is read here (up to 64 KB), so it goes on as a copy holding what was read.
+ * Not a `clone()`: happy-dom's clones of network responses read empty.
+ */
+async function forbidden(
+  deps: AuthLayerDeps,
+  request: Request,
+  response: Response,
+): Promise<{ error: ForbiddenError; delivered: Response }> {
   const challenges = parseChallenges(response);
   const requiredScopes = bearerChallenge(challenges)?.scope ?? [];
-  const { problem, data } = await readErrorBody(response);
+  const { problem, data, text } = await readErrorBody(response);
+  const delivered = new Response(text ?? null, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+  Object.defineProperty(delivered, 'url', { value: response.url, enumerable: false });
   const error = new ForbiddenError({
     response,
     request,
@@ -127,7 +190,7 @@ async function forbidden(deps: AuthLayerDeps, request: Request, response: Respon
   });
   deps.emit({ type: 'forbidden', ...requestInfo(request), requiredScopes });
   notify(deps.options.onForbidden, error);
-  return error;
+  return { error, delivered };
 }
 
 /** Call a UI callback; one that throws must not turn the typed error the caller awaits into something else. */
