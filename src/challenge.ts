@@ -118,18 +118,29 @@ function parseField(s: string, out: Challenge[]) {
     if (end === i) return;
     const scheme = lower(s.slice(i, end));
     const afterScheme = skipOws(s, end);
+    let listed = false;
     if (afterScheme >= n || at(s, afterScheme) === COMMA) {
-      out.push({ scheme, params: {} });
-      i = skipSeparators(s, afterScheme);
-      continue;
+      // Empty list elements may stand between a scheme and its first parameter (`Basic ,,realm="x"`, RFC 9110
+      // §5.6.1.2): after a space, a token followed by `=` is this challenge's parameter; else the next challenge.
+      const next = skipSeparators(s, afterScheme);
+      const nameEnd = tokenEnd(s, next);
+      if (afterScheme === end || nameEnd === next || at(s, skipOws(s, nameEnd)) !== EQ) {
+        out.push({ scheme, params: {} });
+        i = next;
+        continue;
+      }
+      listed = true;
+      i = next;
+    } else if (afterScheme === end) {
+      return; // the scheme must be followed by a space
+    } else {
+      i = afterScheme;
     }
-    if (afterScheme === end) return; // the scheme must be followed by a space
-    i = afterScheme;
 
     // token68, if its run, its `=` padding and optional whitespace reach the end of the challenge.
     end = i;
     while (isToken68(at(s, end))) end++;
-    if (end > i) {
+    if (end > i && !listed) {
       while (at(s, end) === EQ) end++;
       const next = skipOws(s, end);
       if (next >= n || at(s, next) === COMMA) {

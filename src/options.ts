@@ -1,7 +1,7 @@
-import { toOrigin } from './auth/origins.js';
+import { isInsecureOrigin, toOrigin } from './auth/origins.js';
 import type { LockFunction, RefreshContext } from './auth/refresh.js';
 import type { TokenSet, TokenStore } from './auth/tokens.js';
-import { isTokenSet, tokenSetShape } from './auth/tokens.js';
+import { tokenSetProblem, tokenSetShape } from './auth/tokens.js';
 import { type ForbiddenError, InvalidOptionError, type UnauthenticatedError } from './errors.js';
 import type { ApiFetchEvent } from './events.js';
 import type { RetryOptions } from './retry/policy.js';
@@ -217,6 +217,8 @@ export function resolveOptions(options: ApiFetchOptions): ResolvedOptions {
   if (!isObject(options)) throw new InvalidOptionError('options', 'an object', options);
   let baseUrl: string | undefined;
   const tokenOrigins: string[] = [];
+  /** The origins the app named, with the option that named them. */
+  const named: (readonly [option: string, origin: string])[] = [];
   if (options.baseUrl !== undefined) {
     if (typeof options.baseUrl !== 'string' && !(options.baseUrl instanceof URL)) {
       throw new InvalidOptionError('baseUrl', 'a string or URL', options.baseUrl);
@@ -230,6 +232,11 @@ export function resolveOptions(options: ApiFetchOptions): ResolvedOptions {
       throw new InvalidOptionError('baseUrl', 'an absolute URL (or a path, in a browser)', options.baseUrl);
     }
     tokenOrigins.push(toOrigin(absolute, 'baseUrl'));
+    named.push(['baseUrl', tokenOrigins[0] as string]);
+  } else {
+    // In a browser, requests without a base go to the page's own origin (`api.get('/api/me')`): it gets the token.
+    const page = (globalThis as { location?: { origin?: unknown } }).location?.origin;
+    if (typeof page === 'string' && /^https?:\/\//.test(page)) tokenOrigins.push(page);
   }
   const timeout = options.timeout === false ? false : timerMs(options.timeout ?? 10_000, 1, 'timeout');
   const auth = options.auth ?? {};
@@ -251,12 +258,26 @@ export function resolveOptions(options: ApiFetchOptions): ResolvedOptions {
       if (!Array.isArray(auth.origins))
         throw new InvalidOptionError('auth.origins', 'an array of origins', auth.origins);
       auth.origins.forEach((origin, i) => {
-        tokenOrigins.push(toOrigin(origin, `auth.origins[${i}]`));
+        const option = `auth.origins[${i}]`;
+        const normalised = toOrigin(origin, option);
+        tokenOrigins.push(normalised);
+        named.push([option, normalised]);
       });
     }
     optionalBoolean(auth.allowInsecureHttp, 'auth.allowInsecureHttp');
-    if (auth.tokens !== undefined && !isTokenSet(auth.tokens)) {
-      throw new InvalidOptionError('auth.tokens', tokenSetShape, hidden(auth.tokens));
+    // A token source with a plain-http origin would silently never send the token: say so now.
+    const hasTokens = auth.getAccessToken ?? auth.tokens ?? auth.store ?? auth.refresh;
+    const insecure = named.find(([, origin]) => isInsecureOrigin(origin));
+    if (hasTokens !== undefined && auth.allowInsecureHttp !== true && insecure) {
+      throw new InvalidOptionError(
+        insecure[0],
+        'https: (or http: to a loopback host); set `auth.allowInsecureHttp: true` to send the token over plain http',
+        insecure[1],
+      );
+    }
+    const tokensProblem = auth.tokens === undefined ? undefined : tokenSetProblem(auth.tokens);
+    if (tokensProblem !== undefined) {
+      throw new InvalidOptionError('auth.tokens', `${tokenSetShape}: ${tokensProblem}`, hidden(auth.tokens));
     }
     if (auth.store !== undefined) {
       const store = auth.store as Partial<Record<'get' | 'set' | 'clear', unknown>> | null;

@@ -77,15 +77,23 @@ describe('bearer attach', () => {
     expect(api.seen[0]?.headers.authorization).toBeUndefined();
   });
 
-  it('never attaches over plain http to a non-loopback host unless allowInsecureHttp', async () => {
+  it('refuses a plain-http baseUrl or origin to a non-loopback host at creation, unless allowInsecureHttp', async () => {
     const seen: (string | null)[] = [];
     const fetch = async (request: Request) => {
       seen.push(request.headers.get('authorization'));
       return new Response('ok');
     };
     const getAccessToken = () => token;
-    await createApiFetch({ baseUrl: 'http://api.example.test', fetch, auth: { getAccessToken } }).get('x').text();
+    expect(() => createApiFetch({ baseUrl: 'http://api.example.test', fetch, auth: { getAccessToken } })).toThrow(
+      expect.objectContaining({ name: 'InvalidOptionError', option: 'baseUrl' }),
+    );
+    expect(() =>
+      createApiFetch({ fetch, auth: { getAccessToken, origins: ['https://a.test', 'http://files.example.test'] } }),
+    ).toThrow(expect.objectContaining({ name: 'InvalidOptionError', option: 'auth.origins[1]' }));
+    // Without a token source there is nothing to protect: plain http is fine.
+    await createApiFetch({ baseUrl: 'http://api.example.test', fetch }).get('x').text();
     await createApiFetch({ baseUrl: 'https://api.example.test', fetch, auth: { getAccessToken } }).get('x').text();
+    await createApiFetch({ baseUrl: 'http://127.0.0.1:9', fetch, auth: { getAccessToken } }).get('x').text();
     await createApiFetch({
       baseUrl: 'http://api.example.test',
       fetch,
@@ -93,7 +101,7 @@ describe('bearer attach', () => {
     })
       .get('x')
       .text();
-    expect(seen).toEqual([null, `Bearer ${token}`, `Bearer ${token}`]);
+    expect(seen).toEqual([null, `Bearer ${token}`, `Bearer ${token}`, `Bearer ${token}`]);
   });
 
   it('looks fetch up at send time, so a stub installed after creation is used', async () => {

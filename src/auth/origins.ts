@@ -9,6 +9,10 @@ const isLoopbackHost = (hostname: string): boolean =>
   hostname === '[::1]' ||
   /^127(?:\.\d{1,3}){3}$/.test(hostname);
 
+/** Whether a token sent to `origin` (`scheme://host[:port]`) would cross the network in the clear. */
+export const isInsecureOrigin = (origin: string): boolean =>
+  origin.startsWith('http:') && !isLoopbackHost(new URL(origin).hostname);
+
 /** Normalise a configured origin (`https://api.example.com`, or a full URL) to its `scheme://host:port` form. */
 export function toOrigin(value: string | URL, option: string): string {
   let url: URL;
@@ -53,6 +57,6 @@ export function createOriginPolicy(origins: readonly string[], allowInsecureHttp
       }
       if (!allowed.has(origin)) return false;
     }
-    return origin.startsWith('https:') || allowInsecureHttp || isLoopbackHost(new URL(origin).hostname);
+    return allowInsecureHttp || !isInsecureOrigin(origin);
   };
 }

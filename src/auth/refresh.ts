@@ -8,7 +8,7 @@ import { hidden } from '../options.js';
 import { backoffDelay } from '../retry/backoff.js';
 import type { Coordinator } from './cross-tab.js';
 import { type AuthFailure, type AuthSession, createEpisodes, isFailure, type TokenGrant } from './session.js';
-import { expiryOf, isTokenSet, memoryTokenStore, type TokenSet, type TokenStore, tokenSetShape } from './tokens.js';
+import { lifeOf, memoryTokenStore, type TokenSet, type TokenStore, tokenSetProblem, tokenSetShape } from './tokens.js';
 
 /** What `auth.refresh` receives. */
 export interface RefreshContext {
@@ -62,9 +62,9 @@ const refreshBackoff = { baseDelayMs: 200, maxDelayMs: 2000 };
 /** Whether a refresh failure may pass if tried again: network errors, 408, 429 and 5xx. */
 export function isTransientRefreshError(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
-  const e = error as { name?: unknown; status?: unknown; response?: { status?: unknown } };
-  const status = typeof e.status === 'number' ? e.status : e.response?.status;
-  if (typeof status === 'number') return status === 408 || status === 429 || status >= 500;
+  const e = error as { name?: unknown };
+  const status = statusOf(error);
+  if (status !== undefined) return status === 408 || status === 429 || status >= 500;
   // A TypeError is a network failure only as fetch throws it (the test p-retry itself applies): any other is a bug in
   // the refresh function, which no retry mends.
   if (e.name === 'TypeError') return isNetworkError(error);
@@ -81,21 +81,43 @@ class Superseded extends Error {
 
 class InvalidRefreshResult extends Error {
   override readonly name = 'InvalidRefreshResult';
-  constructor() {
-    super(`auth.refresh must resolve to ${tokenSetShape}`);
+  constructor(problem: string) {
+    super(`auth.refresh must resolve to ${tokenSetShape}: ${problem}`);
   }
 }
+
+/**
+ * A refresh failure that is not an `Error` of this realm (a plain `{ status: 503 }`, an Error from a `vm` context or
+ * an iframe), wrapped so that p-retry, which retries only `instanceof Error`, still classifies it by its status.
+ * `cause` is what was thrown.
+ */
+class ForeignRefreshFailure extends Error {
+  override readonly name = 'ForeignRefreshFailure';
+  readonly status: number | undefined;
+  constructor(thrown: unknown) {
+    super('auth.refresh failed', { cause: thrown });
+    this.status = statusOf(thrown);
+  }
+}
+
+/** The HTTP status a refresh failure carries (`status`, or `response.status` as ky's HTTPError has it). */
+function statusOf(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const e = error as { status?: unknown; response?: { status?: unknown } };
+  const status = typeof e.status === 'number' ? e.status : e.response?.status;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/** What was thrown, through the wrapper of a foreign failure. */
+const thrownOf = (error: unknown) => (error instanceof ForeignRefreshFailure ? error.cause : error);
 
 /** The `reason` of a `refresh:failure` event: `timeout`, `status <n>`, `network`, or the error's name. Never a token. */
 function failureReason(error: unknown): string {
   if (error instanceof RefreshTimeout) return 'timeout';
-  const e = (typeof error === 'object' && error !== null ? error : {}) as {
-    name?: unknown;
-    status?: unknown;
-    response?: { status?: unknown };
-  };
-  const status = typeof e.status === 'number' ? e.status : e.response?.status;
-  if (typeof status === 'number') return `status ${status}`;
+  const status = statusOf(error);
+  if (status !== undefined) return `status ${status}`;
+  error = thrownOf(error);
+  const e = (typeof error === 'object' && error !== null ? error : {}) as { name?: unknown };
   if (isTransientRefreshError(error)) return 'network';
   return typeof e.name === 'string' ? e.name : 'error';
 }
@@ -170,14 +192,13 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
     })();
     return loaded;
   };
-  /** When the current tokens were obtained: a short-lived token is refreshed at half its life, not at once. */
-  let obtainedAt = 0;
+  /** When the current token was issued, if known: a short-lived token is refreshed at half its life, not at once. */
+  let issuedAt: number | undefined;
   /** Expiry of the current access token, decoded once per token rather than once per request. */
   let expiry: number | undefined;
   const adopt = (next: TokenSet) => {
     tokens = next;
-    expiry = expiryOf(next);
-    obtainedAt = now();
+    ({ expiresAt: expiry, issuedAt } = lifeOf(next));
     generation += 1;
     signedOut = false;
     episodes.reset();
@@ -242,7 +263,11 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
               ...(challenge ? { challenge } : {}),
               signal: controller.signal,
             };
-            return refresh(ctx);
+            return Promise.resolve(ctx)
+              .then(refresh)
+              .catch((thrown: unknown) => {
+                throw thrown instanceof Error ? thrown : new ForeignRefreshFailure(thrown);
+              });
           },
           {
             retries: options.refreshRetries,
@@ -260,11 +285,15 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
         ),
         controller.signal,
       );
-      if (!isTokenSet(next)) throw new InvalidRefreshResult();
+      const problem = tokenSetProblem(next);
+      if (problem !== undefined) throw new InvalidRefreshResult(problem);
       if (superseded()) throw new Superseded();
-      // Written before the lock is released, so the next holder sees it.
-      await coordinator?.state.write(next);
-      return next;
+      const issued = lifeOf(next).issuedAt === undefined ? { ...next, issuedAt: now() } : next;
+      // Written before the lock is released, so the next holder (another tab, another process sharing the store)
+      // sees them and reuses them rather than spending the rotated refresh token again.
+      await storeWrite(issued);
+      await coordinator?.state.write(issued);
+      return issued;
     };
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -289,7 +318,6 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
         refreshTimes.pop();
         emit({ type: 'tokens:updated', source: 'other-tab' });
       } else {
-        await storeWrite(next);
         coordinator?.post({ type: 'tokens', tokens: next });
         emit({ type: 'refresh:success', durationMs: now() - time, attempt });
       }
@@ -307,7 +335,7 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
       // again later. Anything else (a refused refresh token, a token the server refused) ends the session.
       const transient = timedOut || isTransientRefreshError(error);
       if (!(reason !== 'rejected' && transient && usable())) await signOut();
-      return { failure: timedOut ? 'refresh_timeout' : 'refresh_failed', cause: error };
+      return { failure: timedOut ? 'refresh_timeout' : 'refresh_failed', cause: thrownOf(error) };
     } finally {
       clearTimeout(timer);
     }
@@ -334,7 +362,14 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
       // The server refused this token and the circuit breaker held the refresh back: never send it again as is.
       // Refresh first, which fails fast (`refresh_limit`) while the breaker is still open.
       if (refused === generation) return settle(await abortable(singleFlight('rejected', tokens.accessToken), signal));
-      const leeway = expiry === undefined ? 0 : Math.min(options.refreshLeewayMs, (expiry - obtainedAt) / 2);
+      // A token's life counts from its issue (`issuedAt`, the JWT `iat`, or the moment a refresh returned it), never
+      // from when this client adopted it: a token restored with 1 s left of 15 minutes is due, not a 1-second token.
+      const leeway =
+        expiry === undefined
+          ? 0
+          : issuedAt === undefined
+            ? options.refreshLeewayMs
+            : Math.min(options.refreshLeewayMs, (expiry - issuedAt) / 2);
       if (expiry !== undefined && expiry - now() <= leeway) {
         return settle(await abortable(singleFlight('expired', tokens.accessToken), signal));
       }
@@ -376,8 +411,9 @@ export function createRefreshSession(options: RefreshSessionOptions): RefreshSes
     claimEpisode: episodes.claim,
 
     async setTokens(next) {
-      if (!isTokenSet(next)) {
-        throw new InvalidOptionError('auth.setTokens(tokens)', tokenSetShape, hidden(next));
+      const problem = tokenSetProblem(next);
+      if (problem !== undefined) {
+        throw new InvalidOptionError('auth.setTokens(tokens)', `${tokenSetShape}: ${problem}`, hidden(next));
       }
       await load();
       adopt(next);

@@ -8,6 +8,11 @@ export interface TokenSet {
   refreshToken?: string;
   /** Expiry of the access token in epoch ms; when absent, the JWT `exp` claim is used if there is one. */
   expiresAt?: number;
+  /**
+   * When the access token was issued, in epoch ms; when absent, the JWT `iat` claim. apifetch sets it on tokens a
+   * refresh returns without either, so a token restored later (a reload, another tab) is judged by its real life.
+   */
+  issuedAt?: number;
 }
 
 type MaybePromise<T> = T | Promise<T>;
@@ -36,19 +41,27 @@ export function memoryTokenStore(initial?: TokenSet): TokenStore {
 }
 
 /** How error messages describe a `TokenSet`. */
-export const tokenSetShape = 'a TokenSet ({ accessToken, refreshToken?, expiresAt? })';
+export const tokenSetShape = 'a TokenSet ({ accessToken, refreshToken?, expiresAt?, issuedAt? })';
+
+/** What is wrong with `value` as a `TokenSet`, naming the field; undefined when it is one. */
+export function tokenSetProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return 'not an object';
+  const v = value as Record<string, unknown>;
+  if (typeof v.accessToken !== 'string' || v.accessToken === '') return '`accessToken` is not a non-empty string';
+  if (v.refreshToken !== undefined && typeof v.refreshToken !== 'string') {
+    return '`refreshToken` is neither a string nor undefined';
+  }
+  for (const field of ['expiresAt', 'issuedAt'] as const) {
+    const time = v[field];
+    if (time !== undefined && (typeof time !== 'number' || !Number.isFinite(time))) {
+      return `\`${field}\` is neither a finite number (epoch ms) nor undefined`;
+    }
+  }
+  return undefined;
+}
 
 /** True when `value` has the shape of a `TokenSet`. */
-export function isTokenSet(value: unknown): value is TokenSet {
-  if (typeof value !== 'object' || value === null) return false;
-  const v = value as Record<string, unknown>;
-  return (
-    typeof v.accessToken === 'string' &&
-    v.accessToken !== '' &&
-    (v.refreshToken === undefined || typeof v.refreshToken === 'string') &&
-    (v.expiresAt === undefined || (typeof v.expiresAt === 'number' && Number.isFinite(v.expiresAt)))
-  );
-}
+export const isTokenSet = (value: unknown): value is TokenSet => tokenSetProblem(value) === undefined;
 
 /** The part of the Web Storage API a `storageTokenStore` uses. */
 export type TokenStorage = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
@@ -80,13 +93,26 @@ export function storageTokenStore(storage: TokenStorage | (() => TokenStorage), 
   };
 }
 
-/** Expiry of the access token in epoch ms: `expiresAt`, else the JWT `exp`; undefined for an opaque or bad token. */
-export function expiryOf(tokens: TokenSet): number | undefined {
-  if (tokens.expiresAt !== undefined) return tokens.expiresAt;
-  try {
-    const { exp } = jwtDecode(tokens.accessToken);
-    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
-  } catch {
-    return undefined;
+/** The life of an access token in epoch ms, each part undefined where unknown (an opaque or bad token). */
+export interface TokenLife {
+  /** `expiresAt`, else the JWT `exp`. */
+  expiresAt: number | undefined;
+  /** `issuedAt`, else the JWT `iat`. */
+  issuedAt: number | undefined;
+}
+
+const claimMs = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value * 1000 : undefined);
+
+/** Expiry and issue time of the access token, from the token set's fields, else its JWT claims. */
+export function lifeOf(tokens: TokenSet): TokenLife {
+  if (tokens.expiresAt !== undefined && tokens.issuedAt !== undefined) {
+    return { expiresAt: tokens.expiresAt, issuedAt: tokens.issuedAt };
   }
+  let claims: { exp?: unknown; iat?: unknown } = {};
+  try {
+    claims = jwtDecode(tokens.accessToken);
+  } catch {
+    // Opaque: nothing more is known.
+  }
+  return { expiresAt: tokens.expiresAt ?? claimMs(claims.exp), issuedAt: tokens.issuedAt ?? claimMs(claims.iat) };
 }

@@ -249,10 +249,11 @@ describe('api.auth', () => {
     });
     const [a, b] = await Promise.all([h.api.auth.refresh(), h.api.auth.refresh()]);
     expect(calls).toBe(1);
-    expect(a).toEqual({ accessToken: 'at-1' });
+    // A refresh's tokens without an issue time get the moment the refresh returned them.
+    expect(a).toEqual({ accessToken: 'at-1', issuedAt: expect.any(Number) });
     expect(b).toEqual(a);
     await expect(h.api.auth.refresh()).rejects.toMatchObject({ status: 502 });
-    expect(await h.api.auth.getTokens()).toEqual({ accessToken: 'at-1' });
+    expect(await h.api.auth.getTokens()).toEqual(a);
     expect(h.events.filter((e) => e.type === 'refresh:start').map((e) => (e as { reason: string }).reason)).toEqual([
       'manual',
       'manual',

@@ -86,7 +86,10 @@ describe('single-flight refresh and replay', () => {
   it('a token that lives shorter than the leeway is refreshed at half its life, never in a loop', async () => {
     let clock = Date.UTC(2026, 0, 1);
     const token = api.issue();
-    const c = client({ tokens: { accessToken: token, expiresAt: clock + 10_000 } }, { now: () => clock });
+    const c = client(
+      { tokens: { accessToken: token, issuedAt: clock, expiresAt: clock + 10_000 } },
+      { now: () => clock },
+    );
     await c.instance.get('z').json();
     clock += 4_000;
     await c.instance.get('z').json();
