@@ -50,6 +50,7 @@ export default defineConfig({
         test: {
           name: 'happy-dom',
           environment: 'happy-dom',
+          setupFiles: ['test/helpers/happy-dom-setup.ts'],
           include: ['test/**/*.test.ts'],
           // Node-only suites (proxy, undici) name themselves *.node.test.ts.
           exclude: ['test/e2e/**', 'test/**/*.node.test.ts'],

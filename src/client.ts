@@ -19,10 +19,16 @@ import { createThrottleRegistry, type RetryThrottle } from './retry/throttle.js'
 import { type CallState, callStateKey, createTransport, takeCallState } from './transport.js';
 
 /** Options of one request: ky's options, apifetch's per-request `auth`, and `retry` merged over the client's. */
-export type RequestOptions = Omit<KyOptions, 'retry'> &
+export type RequestOptions = Omit<KyOptions, 'retry' | 'fetch'> &
   RequestAuthOption & {
     /** This request's retry settings, merged over the client's; a number sets `limit`, `false` turns retries off. */
     retry?: RetryOptions | number | false;
+    /**
+     * This request's `fetch`, in place of the client's: it sends under the auth layer (token, refresh and replay
+     * included) and receives only the `RequestInit` ky forwards.
+     * @default the client's `fetch`
+     */
+    fetch?: (input: Request, init?: RequestInit) => Promise<Response>;
   };
 
 type Input = string | URL | Request;

@@ -99,6 +99,21 @@ describe('parseChallenges: edge cases', () => {
     ['tabs and BWS around =', 'X\ta \t=\t"v" ,\tb= w', [c('x', { a: 'v', b: 'w' })]],
     ['case variants', 'BEARER REALM="R", Error=invalid_token', [c('bearer', { realm: 'R', error: 'invalid_token' })]],
     ['empty list elements', ' , ,Basic realm="a" , , , Bearer ,', [c('basic', { realm: 'a' }), c('bearer')]],
+    // RFC 9110 §5.6.1.2: recipients accept empty list elements anywhere, between a scheme and its first param too
+    // (cases after OkHttp's HeadersChallengesTest).
+    ['empty elements after a scheme', 'Digest,,, Basic ,,realm="x"', [c('digest'), c('basic', { realm: 'x' })]],
+    [
+      'empty elements before the first param',
+      'Basic , , realm=x, charset="UTF-8"',
+      [c('basic', { realm: 'x', charset: 'UTF-8' })],
+    ],
+    ['a scheme without a space, then the next', 'Digest,Basic realm=x', [c('digest'), c('basic', { realm: 'x' })]],
+    ['empty elements, then a scheme', 'Basic ,, Digest realm=x', [c('basic'), c('digest', { realm: 'x' })]],
+    [
+      'empty elements between params',
+      'Digest realm="a",,, nonce="n" ,, Basic',
+      [c('digest', { realm: 'a', nonce: 'n' }), c('basic')],
+    ],
     [
       'several fields',
       ['Basic realm="a"', 'Bearer error="invalid_token"'],

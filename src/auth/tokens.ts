@@ -5,14 +5,14 @@ export interface TokenSet {
   /** Sent as `Authorization: Bearer <accessToken>`. */
   accessToken: string;
   /** Handed to `auth.refresh`; apifetch never sends it anywhere itself. */
-  refreshToken?: string;
+  refreshToken?: string | undefined;
   /** Expiry of the access token in epoch ms; when absent, the JWT `exp` claim is used if there is one. */
-  expiresAt?: number;
+  expiresAt?: number | undefined;
   /**
    * When the access token was issued, in epoch ms; when absent, the JWT `iat` claim. apifetch sets it on tokens a
    * refresh returns without either, so a token restored later (a reload, another tab) is judged by its real life.
    */
-  issuedAt?: number;
+  issuedAt?: number | undefined;
 }
 
 type MaybePromise<T> = T | Promise<T>;

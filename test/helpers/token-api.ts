@@ -59,7 +59,13 @@ export async function startTokenApi(): Promise<TokenApi> {
 
 /** A refresh function that calls the test API's token endpoint with plain fetch, as users do. */
 export function refreshFrom(api: TokenApi) {
-  return async ({ tokens, signal }: { tokens: { refreshToken?: string } | undefined; signal: AbortSignal }) => {
+  return async ({
+    tokens,
+    signal,
+  }: {
+    tokens: { refreshToken?: string | undefined } | undefined;
+    signal: AbortSignal;
+  }) => {
     const response = await fetch(`${api.origin}/oauth/token`, {
       method: 'POST',
       body: JSON.stringify({ refreshToken: tokens?.refreshToken }),
