@@ -10,7 +10,7 @@ const columns = ['requests', 'sends', 'refreshes', 'replays', 'retries', 'errors
  * @param {{ lib: typeof import('../src/index.ts'), log?: (line: string) => void }} options
  */
 export async function runTour({ lib, log = console.log }) {
-  const { createApiFetch, isForbiddenError, isUnauthenticatedError } = lib;
+  const { createApiFetch, createTokenSession, isForbiddenError, isUnauthenticatedError } = lib;
   // One clock for the API and the client, so the tour can let a token expire without waiting 15 s.
   let skewMs = 0;
   const now = () => Date.now() + skewMs;
@@ -36,10 +36,13 @@ export async function runTour({ lib, log = console.log }) {
     baseUrl: `${server.url}/api/`,
     now,
     auth: {
-      refresh: ({ tokens, signal }) =>
-        postJson(`${server.url}/auth/refresh`, { refreshToken: tokens?.refreshToken }, signal).then((body) =>
-          toTokenSet(body, now),
-        ),
+      session: createTokenSession({
+        now,
+        refresh: ({ tokens, signal }) =>
+          postJson(`${server.url}/auth/refresh`, { refreshToken: tokens?.refreshToken }, signal).then((body) =>
+            toTokenSet(body, now),
+          ),
+      }),
     },
     retry: { baseDelayMs: 100 },
     onUnauthenticated: (error) => {
@@ -160,7 +163,7 @@ export async function runTour({ lib, log = console.log }) {
         let sends = 0;
         const unthrottled = createApiFetch({
           baseUrl: `${server.url}/api/`,
-          auth: { tokens: await api.auth.getTokens() },
+          auth: { session: createTokenSession({ tokens: await api.auth.getTokens(), now }) },
           retry: { baseDelayMs: 10, throttle: false },
           onEvent: (event) => {
             if (event.type === 'request') sends += 1;

@@ -1,20 +1,27 @@
 import ky, {
   type BeforeErrorHook,
+  type Hooks,
   isHTTPError,
   type KyInstance,
   type Options as KyOptions,
   type ResponsePromise,
 } from 'ky';
-import { createSession } from './auth/create-session.js';
 import { authFetch, typedErrorOf } from './auth/layer.js';
 import { createOriginPolicy } from './auth/origins.js';
-import type { AuthController } from './auth/refresh.js';
-import type { AuthSession } from './auth/session.js';
+import { type AuthSession, createAccessTokenSession } from './auth/session.js';
 import { createEmitter } from './events.js';
-import { type ApiFetchOptions, type RequestAuthOption, resolveOptions } from './options.js';
+import {
+  type ApiFetchOptions,
+  type AuthController,
+  mergeRetryOptions,
+  type RequestAuthOption,
+  type RetryOptions,
+  resolveOptions,
+  resolveRetryOptions,
+  sessionKey,
+} from './options.js';
 import { redactError } from './redact.js';
-import { kyRetryFor, type RetryDeps, recordOutcome, withIdempotencyKey } from './retry/layer.js';
-import { mergeRetryOptions, type RetryOptions, resolveRetryOptions } from './retry/policy.js';
+import { type RetryDeps, recordOutcome, retryPlan } from './retry/layer.js';
 import { createThrottleRegistry, type RetryThrottle } from './retry/throttle.js';
 import { type CallState, callStateKey, createTransport, takeCallState } from './transport.js';
 
@@ -44,11 +51,11 @@ export interface ApiFetch {
   delete<T = unknown>(input: Input, options?: RequestOptions): ResponsePromise<T>;
   head(input: Input, options?: RequestOptions): ResponsePromise;
   /**
-   * A new client with these options merged over this one's (headers merged, callbacks replaced).
-   * It shares this client's token session unless `auth` is given.
+   * A new client with these options merged over this one's (headers and hooks merged, callbacks replaced).
+   * It shares this client's token session and retry throttle unless it names its own `auth` or `retry.throttle`.
    */
   extend(options: ApiFetchOptions): ApiFetch;
-  /** The client's tokens: sign in (`setTokens`), sign out (`clear`), read, or force a refresh. */
+  /** The client's tokens: sign in (`setTokens`), sign out (`clear`), read, or force a refresh (with `auth.session`). */
   readonly auth: AuthController;
 }
 
@@ -58,7 +65,15 @@ interface Shared {
   throttleFor: ((origin: string) => RetryThrottle) | undefined;
 }
 
-/** Create a client. Options are validated here; a bad one throws `InvalidOptionError` naming it. */
+const noSession = () => Promise.reject(new TypeError('api.auth manages tokens only with auth.session'));
+const noController: AuthController = {
+  setTokens: noSession,
+  getTokens: async () => undefined,
+  clear: noSession,
+  refresh: noSession,
+};
+
+/** Create a client. Options are validated here; a bad or unknown one throws `InvalidOptionError` naming it. */
 export function createApiFetch(options: ApiFetchOptions = {}): ApiFetch {
   return build(options, undefined);
 }
@@ -66,60 +81,55 @@ export function createApiFetch(options: ApiFetchOptions = {}): ApiFetch {
 function build(options: ApiFetchOptions, inherited: Shared | undefined): ApiFetch {
   const resolved = resolveOptions(options);
   const emit = createEmitter(resolved.onEvent, resolved.now);
-  const auth = resolved.auth;
-  const retryInput = options.retry;
-  const retry = resolveRetryOptions(retryInput);
+  const retry = resolveRetryOptions(options.retry);
   const ownThrottle = () => (retry.throttle === false ? undefined : createThrottleRegistry(retry.throttle));
-  const shared: Shared = inherited
-    ? { ...inherited, throttleFor: throttleGiven(options.retry) ? ownThrottle() : inherited.throttleFor }
-    : { ...createSession(auth, resolved.now, emit), throttleFor: ownThrottle() };
+  let shared: Shared;
+  if (inherited) {
+    shared = { ...inherited, throttleFor: throttleGiven(options.retry) ? ownThrottle() : inherited.throttleFor };
+  } else {
+    const session = resolved.session?.[sessionKey] ?? createAccessTokenSession(resolved.getAccessToken);
+    session.subscribe?.(emit);
+    shared = { session, controller: resolved.session ?? noController, throttleFor: ownThrottle() };
+  }
   const retryDeps: RetryDeps = { options: retry, throttleFor: shared.throttleFor, emit, now: resolved.now };
   const onOutcome = (url: string, outcome: Response | Error) => recordOutcome(retryDeps, url, outcome);
   const deps = {
     options: resolved,
     session: shared.session,
-    mayReceiveToken: createOriginPolicy(resolved.tokenOrigins, auth !== false && auth.allowInsecureHttp === true),
+    mayReceiveToken: createOriginPolicy(resolved.tokenOrigins, resolved.allowInsecureHttp),
     emit,
   };
+  const clientHasKey = new Headers(resolved.ky.headers as HeadersInit | undefined).has('idempotency-key');
 
   // ky resolves a relative input against `baseUrl` with a new Request per call (so that a relative base follows the
   // page); an absolute base can be applied once per call here, at a third of the cost. Inputs with a `:` (absolute
   // URLs, and anything ky must vet) are left to ky.
-  const clientIdempotencyKey = new Headers(resolved.headers).has('idempotency-key');
   const absoluteBase = resolved.baseUrl !== undefined && /^https?:\/\//i.test(resolved.baseUrl) ? resolved.baseUrl : '';
+  const userHooks: Hooks = resolved.ky.hooks ?? {};
   const kyInstance: KyInstance = ky.create({
+    ...resolved.ky,
     ...(resolved.baseUrl === undefined ? {} : { baseUrl: resolved.baseUrl }),
-    ...(resolved.headers === undefined ? {} : { headers: resolved.headers }),
     timeout: resolved.timeout,
     fetch: (input, init) => {
       const { state, init: rest } = takeCallState(init);
       const request = input instanceof Request ? input : new Request(input, rest);
       return authFetch(deps, createTransport(resolved, emit, state, onOutcome), request, rest, state.auth);
     },
-    hooks: { beforeError: [handOut] },
+    // apifetch's own hook runs first, so the app's hooks see the typed, redacted error.
+    hooks: { ...userHooks, beforeError: [handOut, ...(userHooks.beforeError ?? [])] },
   });
 
   const call = <T>(input: Input, requestOptions: RequestOptions = {}, method?: Method): ResponsePromise<T> => {
     const { auth: useToken, retry: retryOverride, fetch: callFetch, ...kyOptions } = requestOptions;
     // A per-request `fetch` replaces the client's under the auth layer, never ky's fetch (which is the auth layer).
     const state: CallState = { auth: useToken !== false, sends: 0, ...(callFetch ? { fetch: callFetch } : {}) };
-    const callRetry = retryOverride === undefined ? retry : mergeRetryOptions(retryInput, retryOverride);
+    const callRetry = retryOverride === undefined ? retry : mergeRetryOptions(options.retry, retryOverride);
     const callDeps = callRetry === retry ? retryDeps : { ...retryDeps, options: callRetry };
     const verb = (method ?? kyOptions.method ?? (input instanceof Request ? input.method : 'get')).toUpperCase();
-    // The caller's own key (on a Request input, in the client's headers, or per call) is never replaced.
-    const headers =
-      callRetry.idempotencyKey &&
-      (verb === 'POST' || verb === 'PATCH') &&
-      !clientIdempotencyKey &&
-      !(input instanceof Request && input.headers.has('idempotency-key'))
-        ? withIdempotencyKey(kyOptions.headers)
-        : undefined;
     const perCall = {
       ...kyOptions,
       ...(method ? { method } : {}),
-      ...(headers ? { headers } : {}),
-      ...(callRetry.deadlineMs === undefined ? {} : { totalTimeout: callRetry.deadlineMs }),
-      retry: kyRetryFor(callDeps, verb),
+      ...retryPlan(callDeps, input, verb, kyOptions.headers, clientHasKey),
       [callStateKey]: state,
     } as KyOptions;
     const target =
@@ -134,13 +144,28 @@ function build(options: ApiFetchOptions, inherited: Shared | undefined): ApiFetc
   }
   Object.defineProperty(api, 'auth', { value: shared.controller, enumerable: true });
   api.extend = (more) => {
-    const headers = new Headers(options.headers);
-    new Headers(more.headers).forEach((value, name) => {
+    const headers = new Headers(options.headers as HeadersInit | undefined);
+    new Headers(more.headers as HeadersInit | undefined).forEach((value, name) => {
       headers.set(name, value);
     });
-    return build({ ...options, ...more, headers }, more.auth === undefined ? shared : undefined);
+    const hooks = mergeHooks(options.hooks, more.hooks);
+    return build(
+      { ...options, ...more, headers, ...(hooks ? { hooks } : {}) },
+      more.auth === undefined ? shared : undefined,
+    );
   };
   return api;
+}
+
+/** The hooks of a parent and a child, each list the parent's then the child's (as ky's own `extend` does). */
+function mergeHooks(parent: Hooks | undefined, child: Hooks | undefined): Hooks | undefined {
+  if (!parent || !child) return child ?? parent;
+  const merged: Record<string, unknown[]> = {};
+  for (const name of new Set([...Object.keys(parent), ...Object.keys(child)])) {
+    const key = name as keyof Hooks;
+    merged[name] = [...((parent[key] as unknown[]) ?? []), ...((child[key] as unknown[]) ?? [])];
+  }
+  return merged as Hooks;
 }
 
 /**

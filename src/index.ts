@@ -1,11 +1,18 @@
-export type { AuthController, LockFunction, RefreshContext } from './auth/refresh.js';
+// ky's errors and guards, so apps handle them without importing ky themselves (which pnpm's strict layout refuses).
 export {
-  memoryTokenStore,
-  storageTokenStore,
-  type TokenSet,
-  type TokenStorage,
-  type TokenStore,
-} from './auth/tokens.js';
+  ForceRetryError,
+  HTTPError,
+  isForceRetryError,
+  isHTTPError,
+  isKyError,
+  isNetworkError,
+  isTimeoutError,
+  KyError,
+  NetworkError,
+  SchemaValidationError,
+  TimeoutError,
+} from 'ky';
+export type { AuthSession, MaybeToken } from './auth/session.js';
 export {
   type BearerChallenge,
   bearerChallenge,
@@ -32,6 +39,33 @@ export {
   type UnauthenticatedReason,
 } from './errors.js';
 export type { ApiFetchEvent, ApiFetchEventType } from './events.js';
-export type { ApiFetchOptions, AuthOptions, MaybeToken, RequestAuthOption } from './options.js';
-export type { RetryOptions } from './retry/policy.js';
-export type { ThrottleOptions } from './retry/throttle.js';
+export type {
+  ApiFetchOptions,
+  AuthController,
+  AuthOptions,
+  KyClientOptions,
+  RefreshContext,
+  RequestAuthOption,
+  RetryContext,
+  RetryOptions,
+  ThrottleOptions,
+  TokenSession,
+  TokenSessionOptions,
+} from './options.js';
+// Capabilities: each is in an app's bundle only when the app imports it.
+export {
+  type Coordination,
+  type CoordinationMessage,
+  type LockFunction,
+  lockCoordination,
+  type SharedState,
+} from './session/coordination.js';
+export { tabCoordination } from './session/tabs.js';
+export { createTokenSession } from './session/token-session.js';
+export {
+  memoryTokenStore,
+  storageTokenStore,
+  type TokenSet,
+  type TokenStorage,
+  type TokenStore,
+} from './session/tokens.js';

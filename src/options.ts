@@ -1,115 +1,187 @@
+import type { Options as KyOptions } from 'ky';
 import { isInsecureOrigin, toOrigin } from './auth/origins.js';
-import type { LockFunction, RefreshContext } from './auth/refresh.js';
-import type { TokenSet, TokenStore } from './auth/tokens.js';
-import { tokenSetProblem, tokenSetShape } from './auth/tokens.js';
+import type { AuthSession, MaybeToken } from './auth/session.js';
+import type { Challenge } from './challenge.js';
 import { type ForbiddenError, InvalidOptionError, type UnauthenticatedError } from './errors.js';
 import type { ApiFetchEvent } from './events.js';
-import type { RetryOptions } from './retry/policy.js';
+import type { Coordination } from './session/coordination.js';
+import { type TokenSet, type TokenStore, tokenSetProblem, tokenSetShape } from './session/tokens.js';
 
-/** What `auth.getAccessToken` may return: a token, or nothing to send no `Authorization` header. */
-export type MaybeToken = string | null | undefined;
+/**
+ * Every option of apifetch, resolved, validated and defaulted here and nowhere else, from one table of defaults.
+ * Each resolver is its own function, so an app bundles only the resolvers of what it imports.
+ */
+export const defaults = {
+  timeout: 10_000,
+  retry: {
+    limit: 2,
+    baseDelayMs: 300,
+    maxDelayMs: 10_000,
+    maxRetryAfterMs: 60_000,
+    statusCodes: [408, 425, 429, 500, 502, 503, 504],
+    methods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE', 'QUERY'],
+  },
+  throttle: { maxTokens: 10, tokenRatio: 0.1 },
+  session: {
+    refreshLeewayMs: 30_000,
+    refreshTimeoutMs: 5000,
+    refreshRetries: 2,
+    maxRefreshes: 3,
+    refreshWindowMs: 60_000,
+  },
+} as const;
 
-/** Bearer authentication. */
+/** Bearer authentication: the app's own token (`getAccessToken`), or a token session that refreshes. */
 export interface AuthOptions {
   /**
    * Returns the current access token; read at send time, for every attempt. Use it when your app manages tokens
    * itself; apifetch then never refreshes (a 401 ends in `UnauthenticatedError` with reason `no_refresh`).
-   * Leave it out to let apifetch hold the tokens (`tokens` / `store`) and refresh them (`refresh`); it cannot be
-   * combined with those.
+   * Cannot be combined with `session`.
    * @default undefined
    */
   getAccessToken?: () => MaybeToken | Promise<MaybeToken>;
   /**
-   * The initial tokens (written to `store`).
-   * @default undefined (whatever `store` holds)
+   * A token session from `createTokenSession`: apifetch holds the tokens and refreshes them (single flight, replay
+   * once). `api.auth` is then this session. Cannot be combined with `getAccessToken`.
+   * @default undefined
+   * @example auth: { session: createTokenSession({ tokens, refresh }) }
    */
-  tokens?: TokenSet;
+  session?: TokenSession;
   /**
-   * Where tokens live. Use `storageTokenStore(localStorage, key)` to keep them across reloads and share them
-   * between tabs (the refresh is then coordinated across tabs). A store that throws never breaks a request:
-   * apifetch goes on in memory and emits `store:fallback`.
-   * @default memoryTokenStore()
-   */
-  store?: TokenStore;
-  /**
-   * Gets new tokens, typically from your token endpoint with the refresh token. Called by one request for all
-   * (single flight); never goes through the auth layer, so call the endpoint with plain `fetch` or `ky` (or this
-   * client with `auth: false`: a request that needs the token would wait for this very refresh).
-   * Throw an error with `status` (or ky's `HTTPError`) to say how it failed: network errors (`TypeError` from fetch,
-   * ky's `NetworkError`/`TimeoutError`), 408, 429 and 5xx are retried; anything else (400 `invalid_grant`, 401, an
-   * error without `status`) signs the user out at once.
-   * @default undefined (no refresh: a 401 is final)
-   * @example refresh: async ({ tokens, signal }) => ky.post('/oauth/token', { json: { refresh_token: tokens?.refreshToken }, signal }).json()
-   */
-  refresh?: (ctx: RefreshContext) => Promise<TokenSet>;
-  /**
-   * Refresh before sending when the access token expires within this many ms (from `expiresAt`, else the JWT `exp`).
-   * For tokens that live shorter than twice this, half their remaining life at the time they were obtained is used.
-   * @default 30000
-   */
-  refreshLeewayMs?: number;
-  /**
-   * The longest a refresh may take, its retries and waits for a lock included; then `refresh_timeout` and the
-   * refresh's `signal` aborts. A waiting request is also bounded by its own `timeout`: one that runs out first
-   * ends in ky's `TimeoutError`, while the refresh goes on for the others. The default is half the default
-   * `timeout`, so a request waiting on a hanging refresh ends in `refresh_timeout` and a good refresh leaves time
-   * for the replay. Longer than 2^31 − 1 ms (`Infinity` included) counts as that, the longest a timer holds.
-   * @default 5000
-   */
-  refreshTimeoutMs?: number;
-  /**
-   * Retries of a refresh that failed transiently (network, 408, 429, 5xx), with capped full-jitter backoff.
-   * @default 2
-   */
-  refreshRetries?: number;
-  /**
-   * Circuit breaker: at most this many refreshes per `refreshWindowMs`; beyond, requests fail fast (`refresh_limit`).
-   * @default 3
-   */
-  maxRefreshes?: number;
-  /**
-   * The window of `maxRefreshes`, in ms.
-   * @default 60000
-   */
-  refreshWindowMs?: number;
-  /**
-   * Runs a refresh while holding a named lock, so only one holder refreshes at a time. Plug a distributed lock for a
-   * server cluster here.
-   * @default Web Locks (`navigator.locks`) when the store has a key and the browser has them; else in-tab single flight
-   * @example lock: (name, fn) => redlock.using([name], 10_000, fn)
-   */
-  lock?: LockFunction;
-  /**
-   * Random source in [0, 1) for the refresh retries' jitter.
-   * @default Math.random
-   */
-  random?: () => number;
-  /**
-   * Extra origins (scheme + host + port, e.g. `"https://files.example.com"`) that may receive the token,
-   * besides the origin of `baseUrl`. Matching is exact: no wildcards, no subdomains.
+   * Extra origins (scheme + host + port, e.g. `"https://files.example.com"`) that may receive the token, besides the
+   * origin of `baseUrl` (or, without `baseUrl`, the page's own origin in a browser). Matching is exact: no wildcards,
+   * no subdomains.
    * @default []
    */
   origins?: readonly string[];
   /**
-   * Allow the token over plain `http:` to hosts other than loopback. Only for trusted networks.
+   * Allow the token over plain `http:` to hosts other than loopback. Only for trusted networks. Without it, a token
+   * source with such a `baseUrl` or origin fails at creation.
    * @default false
    */
   allowInsecureHttp?: boolean;
 }
 
-/** Options of `createApiFetch`. */
-export interface ApiFetchOptions {
+/** Retry of transient failures. Every field is optional. */
+export interface RetryOptions {
   /**
-   * Base URL that relative inputs resolve against (ky's `baseUrl`). Its origin receives the bearer token.
-   * @default undefined (inputs must be absolute, or relative to the page in a browser)
+   * Retries after the first attempt.
+   * @default 2
+   */
+  limit?: number;
+  /**
+   * First backoff ceiling in ms; it doubles each retry up to `maxDelayMs`. The wait is a uniform draw below it.
+   * @default 300
+   */
+  baseDelayMs?: number;
+  /**
+   * Cap of the backoff ceiling in ms (the cap sits inside the jitter).
+   * @default 10000
+   */
+  maxDelayMs?: number;
+  /**
+   * The longest `Retry-After` honoured, in ms. A longer one is not shortened: the request fails at once with a
+   * `RetryAfterTooLongError` carrying `retryAfterMs`, so the app can schedule it.
+   * @default 60000
+   */
+  maxRetryAfterMs?: number;
+  /**
+   * Bound in ms on all attempts and waits of one request together (`timeout` bounds one attempt). A backoff that
+   * would reach it is not taken; a `Retry-After` that reaches it ends in `RetryAfterTooLongError`.
+   * @default undefined (no deadline)
+   */
+  deadlineMs?: number;
+  /**
+   * Retry an attempt that hit `timeout`.
+   * @default false
+   */
+  onTimeout?: boolean;
+  /**
+   * Give POST and PATCH requests without an `Idempotency-Key` header a fresh one (`crypto.randomUUID()`), which
+   * makes them retryable. Without it, POST and PATCH are retried only when the caller set the header. A key the
+   * caller set (on a `Request` input, in the client's `headers`, or per call) is never replaced.
+   * @default false
+   */
+  idempotencyKey?: boolean;
+  /**
+   * Statuses that are retried.
+   * @default [408, 425, 429, 500, 502, 503, 504]
+   */
+  statusCodes?: readonly number[];
+  /**
+   * Methods that are retried (POST and PATCH also when they carry an `Idempotency-Key`).
+   * @default ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE', 'QUERY']
+   */
+  methods?: readonly string[];
+  /**
+   * Retry throttling per client and origin (gRPC's design), or `false` to turn it off. An `extend`ed client shares
+   * its parent's buckets unless it names a `throttle` of its own.
+   * @default { maxTokens: 10, tokenRatio: 0.1 }
+   */
+  throttle?: ThrottleOptions | false;
+  /**
+   * Replaces the retry decision: `true` retries (after the policy's delay), `false` does not, `undefined` keeps the
+   * policy's answer. Never asked about 401, 403 or 407 (the auth layer's), aborts, or a retry the limit forbids.
+   * @default undefined (the policy decides)
+   * @example shouldRetry: ({ status }) => (status === 404 ? false : undefined)
+   */
+  shouldRetry?: (ctx: RetryContext) => boolean | undefined | Promise<boolean | undefined>;
+  /**
+   * Random source in [0, 1) for the jitter; inject a seeded one in tests.
+   * @default Math.random
+   */
+  random?: () => number;
+}
+
+/** What `retry.shouldRetry` is asked about. */
+export interface RetryContext {
+  /** The failed request: method, and URL without its query. */
+  method: string;
+  url: string;
+  /** The HTTP status, or undefined for a network error or a timeout. */
+  status: number | undefined;
+  /** `network`, `timeout`, or the status as a string. */
+  reason: string;
+  /** The error ky would throw. */
+  error: Error;
+  /** The retry about to happen, 1-based. */
+  retryNumber: number;
+  /** What the policy decided: retry or not. */
+  policy: boolean;
+}
+
+/** Retry throttling settings (gRPC's `retryThrottling`). */
+export interface ThrottleOptions {
+  /**
+   * Size of the token bucket; it starts full. Retries are allowed only while it holds more than half.
+   * @default 10
+   */
+  maxTokens?: number;
+  /**
+   * Tokens earned back by each success.
+   * @default 0.1
+   */
+  tokenRatio?: number;
+}
+
+/**
+ * ky's client options that apifetch passes on to ky as they are: `hooks` (merged with apifetch's own), `credentials`,
+ * `searchParams`, `throwHttpErrors`, `parseJson`, `stringifyJson`, `prefix`, `context` and the `RequestInit` fields.
+ * Replaced by apifetch's own: `retry` (its own shape, below), `fetch` (sent under the auth layer), `timeout` and
+ * `baseUrl` (validated, and `baseUrl` decides where the token goes).
+ */
+export type KyClientOptions = Omit<KyOptions, 'retry' | 'fetch' | 'timeout' | 'baseUrl' | 'prefixUrl'>;
+
+/** Options of `createApiFetch`. */
+export interface ApiFetchOptions extends KyClientOptions {
+  /**
+   * Base URL that relative inputs resolve against, by URL resolution (ky's `baseUrl`): with
+   * `'https://x/v1'`, `'me'` is `https://x/me` and `'/me'` is `https://x/me`; with `'https://x/v1/'`, `'me'` is
+   * `https://x/v1/me` and `'/me'` is `https://x/me`. Its origin receives the bearer token.
+   * @default undefined (inputs must be absolute, or relative to the page in a browser, whose origin gets the token)
    * @example 'https://api.example.com/v1/'
    */
   baseUrl?: string | URL;
-  /**
-   * Headers sent with every request; per-request headers win.
-   * @default {}
-   */
-  headers?: HeadersInit;
   /**
    * Timeout of one attempt in ms (including a wait for a token refresh and the replay), or `false` for none.
    * Longer than 2^31 − 1 ms (`Infinity` included) counts as that, the longest a timer holds.
@@ -150,7 +222,7 @@ export interface ApiFetchOptions {
    */
   retry?: RetryOptions | number | false;
   /**
-   * Clock in epoch ms, injectable for tests.
+   * Clock in epoch ms for the client's events and retry deadline, injectable for tests (a token session has its own).
    * @default Date.now
    */
   now?: () => number;
@@ -165,17 +237,154 @@ export interface RequestAuthOption {
   auth?: boolean;
 }
 
+/** What `refresh` receives. */
+export interface RefreshContext {
+  /** The tokens held when the refresh started (undefined when there were none). */
+  tokens: TokenSet | undefined;
+  /** `expired`: proactive, before sending; `rejected`: after a 401; `manual`: `session.refresh()`. */
+  reason: 'expired' | 'rejected' | 'manual';
+  /** The Bearer challenge of the 401 that caused it, when there was one. */
+  challenge?: Challenge;
+  /** Aborted when the refresh times out (`refreshTimeoutMs`): pass it to your fetch. */
+  signal: AbortSignal;
+}
+
+/** Options of `createTokenSession`. */
+export interface TokenSessionOptions {
+  /**
+   * Gets new tokens, typically from your token endpoint with the refresh token. Called by one request for all
+   * (single flight); never goes through the auth layer, so call the endpoint with plain `fetch` or `ky`.
+   * Throw an error with `status` (or ky's `HTTPError`, or anything with `status` / `response.status`) to say how it
+   * failed: network errors, 408, 429 and 5xx are retried; anything else (400 `invalid_grant`, 401, an error without
+   * `status`) signs the user out at once. A result that is not a `TokenSet` fails with a message naming the field.
+   * @default undefined (no refresh: a 401 is final)
+   */
+  refresh?: (ctx: RefreshContext) => Promise<TokenSet>;
+  /**
+   * The initial tokens (written to `store`).
+   * @default undefined (whatever `store` holds)
+   */
+  tokens?: TokenSet;
+  /**
+   * Where tokens live: `storageTokenStore(localStorage, key)` to keep them across reloads, or your own. A store that
+   * throws never breaks a request: the session goes on in memory and emits `store:fallback`.
+   * @default memoryTokenStore()
+   */
+  store?: TokenStore;
+  /**
+   * How refreshes are coordinated with other holders of the same tokens: `tabCoordination(key)` for browser tabs,
+   * `lockCoordination(lock)` for several processes sharing `store`, or your own `Coordination`.
+   * @default undefined (single flight within this session only)
+   */
+  coordination?: Coordination;
+  /**
+   * Refresh before sending when the access token expires within this many ms (from `expiresAt`, else the JWT `exp`).
+   * A token whose whole life (from `issuedAt`, the JWT `iat`, or the refresh that returned it) is shorter than twice
+   * this is refreshed at half its life; where the issue time is unknown, this leeway applies as is.
+   * @default 30000
+   */
+  refreshLeewayMs?: number;
+  /**
+   * The longest a refresh may take, its retries and waits for a lock included; then `refresh_timeout` and the
+   * refresh's `signal` aborts. Half the default `timeout`, so a request waiting on a hanging refresh ends in
+   * `refresh_timeout` and a good refresh leaves time for the replay. Longer than 2^31 − 1 ms counts as that.
+   * @default 5000
+   */
+  refreshTimeoutMs?: number;
+  /**
+   * Retries of a refresh that failed transiently (network, 408, 429, 5xx), with capped full-jitter backoff.
+   * @default 2
+   */
+  refreshRetries?: number;
+  /**
+   * Circuit breaker: at most this many refreshes per `refreshWindowMs`; beyond, requests fail fast (`refresh_limit`).
+   * @default 3
+   */
+  maxRefreshes?: number;
+  /**
+   * The window of `maxRefreshes`, in ms.
+   * @default 60000
+   */
+  refreshWindowMs?: number;
+  /**
+   * Random source in [0, 1) for the refresh retries' jitter.
+   * @default Math.random
+   */
+  random?: () => number;
+  /**
+   * Clock in epoch ms, injectable for tests.
+   * @default Date.now
+   */
+  now?: () => number;
+}
+
+/** A token session from `createTokenSession`: what `auth.session` takes and `api.auth` returns. */
+export interface TokenSession extends AuthController {
+  /** @internal The auth layer's side of the session. */
+  readonly [sessionKey]: AuthSession;
+}
+
+/** Controls of the client's tokens: `api.auth`. */
+export interface AuthController {
+  /** Sign in (or replace tokens): requests use them at once, and a signed-out client is signed in again. */
+  setTokens(tokens: TokenSet): Promise<void>;
+  /** The current tokens, or undefined. */
+  getTokens(): Promise<TokenSet | undefined>;
+  /** Sign out: forget the tokens; requests that need one fail fast until `setTokens`. */
+  clear(): Promise<void>;
+  /** Force a refresh now (joins one already running). Resolves with the new tokens; rejects when it fails. */
+  refresh(): Promise<TokenSet>;
+}
+
+/** Where a `TokenSession` keeps its auth-layer side (a symbol: not an option a user could misspell). */
+export const sessionKey: unique symbol = Symbol.for('apifetch.session');
+
 export interface ResolvedOptions {
   baseUrl: string | undefined;
-  headers: HeadersInit | undefined;
   timeout: number | false;
   fetch: ((input: Request, init?: RequestInit) => Promise<Response>) | undefined;
-  auth: AuthOptions | false;
-  /** Exact origins that may receive the token: `baseUrl`'s and `auth.origins`. */
+  /** The token source, or undefined for none. */
+  getAccessToken: (() => MaybeToken | Promise<MaybeToken>) | undefined;
+  session: TokenSession | undefined;
+  /** Exact origins that may receive the token: `baseUrl`'s (or the page's) and `auth.origins`. */
   tokenOrigins: readonly string[];
+  allowInsecureHttp: boolean;
+  /** `false` when `auth: false`. */
+  authEnabled: boolean;
   onUnauthenticated: ((error: UnauthenticatedError) => void) | undefined;
   onForbidden: ((error: ForbiddenError) => void) | undefined;
   onEvent: ((event: ApiFetchEvent) => void) | undefined;
+  now: () => number;
+  /** ky's options, passed on as they are. */
+  ky: KyClientOptions;
+}
+
+export interface ResolvedRetryOptions {
+  limit: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  maxRetryAfterMs: number;
+  deadlineMs: number | undefined;
+  onTimeout: boolean;
+  idempotencyKey: boolean;
+  statusCodes: ReadonlySet<number>;
+  methods: ReadonlySet<string>;
+  throttle: Required<ThrottleOptions> | false;
+  shouldRetry: RetryOptions['shouldRetry'];
+  random: () => number;
+}
+
+export interface ResolvedSessionOptions {
+  refresh: TokenSessionOptions['refresh'] | undefined;
+  tokens: TokenSet | undefined;
+  store: TokenStore | undefined;
+  coordination: Coordination | undefined;
+  refreshLeewayMs: number;
+  refreshTimeoutMs: number;
+  refreshRetries: number;
+  maxRefreshes: number;
+  refreshWindowMs: number;
+  random: () => number;
   now: () => number;
 }
 
@@ -183,8 +392,7 @@ export interface ResolvedOptions {
 export const hidden = <T>(value: T): T | { toString(): string } =>
   typeof value === 'string' ? { toString: () => 'a string (not shown: it may be a token)' } : value;
 
-const isObject = (value: unknown): value is object =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): boolean => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Check a function-valued option. */
 export function optionalFunction<T>(value: T | undefined, option: string): T | undefined {
@@ -192,7 +400,6 @@ export function optionalFunction<T>(value: T | undefined, option: string): T | u
   return value;
 }
 
-/** Check a number option against an inclusive lower bound. */
 /** Throws `InvalidOptionError` unless `value` is undefined or a boolean. */
 export function optionalBoolean(value: unknown, option: string): void {
   if (value !== undefined && typeof value !== 'boolean') throw new InvalidOptionError(option, 'a boolean', value);
@@ -212,13 +419,82 @@ export function numberAtLeast(value: unknown, min: number, option: string, integ
   return value;
 }
 
-/** Validate and fill defaults. Throws `InvalidOptionError` naming the first bad option. */
+/** The usual mistakes of people coming from axios, ky 1 or ky's own retry options. */
+const hints: Record<string, string> = {
+  baseURL: 'baseUrl',
+  prefixUrl: 'baseUrl',
+  'retry.backoffLimit': 'retry.maxDelayMs',
+  'retry.delay': 'retry.baseDelayMs',
+  'retry.jitter': 'retry.random',
+  'retry.retryOnTimeout': 'retry.onTimeout',
+  'retry.afterStatusCodes': 'retry.statusCodes',
+  'retry.maxRetryAfter': 'retry.maxRetryAfterMs',
+  'auth.tokens': 'auth.session (createTokenSession({ tokens }))',
+  'auth.refresh': 'auth.session (createTokenSession({ refresh }))',
+  'auth.store': 'auth.session (createTokenSession({ store }))',
+  'auth.lock': 'auth.session (createTokenSession({ coordination: lockCoordination(lock) }))',
+};
+
+/** Throws `InvalidOptionError` for the first key of `value` not in `known`, with a hint for the usual mistakes. */
+function onlyKnown(value: object, known: readonly string[], prefix: string) {
+  for (const [key, given] of Object.entries(value)) {
+    if (known.includes(key) || given === undefined) continue;
+    const option = prefix + key;
+    const hint = hints[option];
+    throw new InvalidOptionError(option, hint ? `\`${hint}\`` : 'a known option (see ApiFetchOptions)', 'unknown');
+  }
+}
+
+/** ky's options apifetch passes on unchanged (client-level and per request). */
+const kyOptionNames = [
+  'hooks',
+  'headers',
+  'credentials',
+  'searchParams',
+  'throwHttpErrors',
+  'parseJson',
+  'stringifyJson',
+  'prefix',
+  'context',
+  'totalTimeout',
+  'onDownloadProgress',
+  'onUploadProgress',
+  'method',
+  'json',
+  'body',
+  'signal',
+  'mode',
+  'cache',
+  'redirect',
+  'referrer',
+  'referrerPolicy',
+  'integrity',
+  'keepalive',
+  'priority',
+  'window',
+  'duplex',
+  'dispatcher',
+];
+const clientOptionNames = [
+  ...kyOptionNames,
+  'baseUrl',
+  'timeout',
+  'fetch',
+  'auth',
+  'onUnauthenticated',
+  'onForbidden',
+  'onEvent',
+  'retry',
+  'now',
+];
+
+/** Validate the client's options and fill defaults. Throws `InvalidOptionError` naming the first bad option. */
 export function resolveOptions(options: ApiFetchOptions): ResolvedOptions {
   if (!isObject(options)) throw new InvalidOptionError('options', 'an object', options);
+  onlyKnown(options, clientOptionNames, '');
   let baseUrl: string | undefined;
-  const tokenOrigins: string[] = [];
-  /** The origins the app named, with the option that named them. */
-  const named: (readonly [option: string, origin: string])[] = [];
+  /** Origins that receive the token, each with the option that named it. */
+  const named: [option: string, origin: string][] = [];
   if (options.baseUrl !== undefined) {
     if (typeof options.baseUrl !== 'string' && !(options.baseUrl instanceof URL)) {
       throw new InvalidOptionError('baseUrl', 'a string or URL', options.baseUrl);
@@ -231,83 +507,203 @@ export function resolveOptions(options: ApiFetchOptions): ResolvedOptions {
     } catch {
       throw new InvalidOptionError('baseUrl', 'an absolute URL (or a path, in a browser)', options.baseUrl);
     }
-    tokenOrigins.push(toOrigin(absolute, 'baseUrl'));
-    named.push(['baseUrl', tokenOrigins[0] as string]);
-  } else {
+    named.push(['baseUrl', toOrigin(absolute, 'baseUrl')]);
+  }
+  const auth = options.auth ?? {};
+  if (auth !== false && !isObject(auth)) throw new InvalidOptionError('auth', 'an object or false', auth);
+  const a: AuthOptions = auth === false ? {} : auth;
+  onlyKnown(a, ['getAccessToken', 'session', 'origins', 'allowInsecureHttp'], 'auth.');
+  optionalFunction(hidden(a.getAccessToken), 'auth.getAccessToken');
+  if (a.session !== undefined && !isTokenSession(a.session)) {
+    throw new InvalidOptionError('auth.session', 'a session from createTokenSession()', hidden(a.session));
+  }
+  if (a.session && a.getAccessToken) {
+    // Two sources of truth for the token would disagree after the first refresh.
+    throw new InvalidOptionError('auth.getAccessToken', 'left out when `auth.session` is set', 'both');
+  }
+  if (a.origins !== undefined) {
+    if (!Array.isArray(a.origins)) throw new InvalidOptionError('auth.origins', 'an array of origins', a.origins);
+    a.origins.forEach((origin, i) => {
+      named.push([`auth.origins[${i}]`, toOrigin(origin, `auth.origins[${i}]`)]);
+    });
+  }
+  optionalBoolean(a.allowInsecureHttp, 'auth.allowInsecureHttp');
+  const allowInsecureHttp = a.allowInsecureHttp === true;
+  // A token source with a plain-http origin would silently never send the token: say so now.
+  const insecure = named.find(([, origin]) => isInsecureOrigin(origin));
+  if ((a.session || a.getAccessToken) && !allowInsecureHttp && insecure) {
+    throw new InvalidOptionError(
+      insecure[0],
+      'https: (or http: to a loopback host); set `auth.allowInsecureHttp: true` to send the token over plain http',
+      insecure[1],
+    );
+  }
+  const tokenOrigins = named.map(([, origin]) => origin);
+  if (options.baseUrl === undefined) {
     // In a browser, requests without a base go to the page's own origin (`api.get('/api/me')`): it gets the token.
     const page = (globalThis as { location?: { origin?: unknown } }).location?.origin;
     if (typeof page === 'string' && /^https?:\/\//.test(page)) tokenOrigins.push(page);
   }
-  const timeout = options.timeout === false ? false : timerMs(options.timeout ?? 10_000, 1, 'timeout');
-  const auth = options.auth ?? {};
-  if (auth !== false) {
-    if (!isObject(auth)) throw new InvalidOptionError('auth', 'an object or false', auth);
-    optionalFunction(hidden(auth.getAccessToken), 'auth.getAccessToken');
-    if (auth.getAccessToken !== undefined) {
-      const managed = (['tokens', 'store', 'refresh'] as const).find((name) => auth[name] !== undefined);
-      // Two sources of truth for the token would disagree after the first refresh.
-      if (managed) {
-        throw new InvalidOptionError(
-          'auth.getAccessToken',
-          `left out when \`auth.${managed}\` is set (apifetch then holds the tokens)`,
-          auth.getAccessToken,
-        );
-      }
-    }
-    if (auth.origins !== undefined) {
-      if (!Array.isArray(auth.origins))
-        throw new InvalidOptionError('auth.origins', 'an array of origins', auth.origins);
-      auth.origins.forEach((origin, i) => {
-        const option = `auth.origins[${i}]`;
-        const normalised = toOrigin(origin, option);
-        tokenOrigins.push(normalised);
-        named.push([option, normalised]);
-      });
-    }
-    optionalBoolean(auth.allowInsecureHttp, 'auth.allowInsecureHttp');
-    // A token source with a plain-http origin would silently never send the token: say so now.
-    const hasTokens = auth.getAccessToken ?? auth.tokens ?? auth.store ?? auth.refresh;
-    const insecure = named.find(([, origin]) => isInsecureOrigin(origin));
-    if (hasTokens !== undefined && auth.allowInsecureHttp !== true && insecure) {
-      throw new InvalidOptionError(
-        insecure[0],
-        'https: (or http: to a loopback host); set `auth.allowInsecureHttp: true` to send the token over plain http',
-        insecure[1],
-      );
-    }
-    const tokensProblem = auth.tokens === undefined ? undefined : tokenSetProblem(auth.tokens);
-    if (tokensProblem !== undefined) {
-      throw new InvalidOptionError('auth.tokens', `${tokenSetShape}: ${tokensProblem}`, hidden(auth.tokens));
-    }
-    if (auth.store !== undefined) {
-      const store = auth.store as Partial<Record<'get' | 'set' | 'clear', unknown>> | null;
-      if (!store || ['get', 'set', 'clear'].some((m) => typeof store[m as 'get'] !== 'function')) {
-        throw new InvalidOptionError('auth.store', 'a TokenStore with get, set and clear', auth.store);
-      }
-    }
-    optionalFunction(auth.refresh, 'auth.refresh');
-    optionalFunction(auth.lock, 'auth.lock');
-    optionalFunction(auth.random, 'auth.random');
-    for (const [name, min, integer] of [
-      ['refreshLeewayMs', 0, false],
-      ['refreshTimeoutMs', 1, false],
-      ['refreshRetries', 0, true],
-      ['maxRefreshes', 1, true],
-      ['refreshWindowMs', 1, false],
-    ] as const) {
-      if (auth[name] !== undefined) numberAtLeast(auth[name], min, `auth.${name}`, integer);
-    }
-  }
+  const {
+    baseUrl: _baseUrl,
+    timeout: _timeout,
+    fetch: _fetch,
+    auth: _auth,
+    onUnauthenticated,
+    onForbidden,
+    onEvent,
+    retry: _retry,
+    now,
+    ...ky
+  } = options;
   return {
     baseUrl,
-    headers: options.headers,
-    timeout,
+    timeout: options.timeout === false ? false : timerMs(options.timeout ?? defaults.timeout, 1, 'timeout'),
     fetch: optionalFunction(options.fetch, 'fetch'),
-    auth,
+    getAccessToken: a.getAccessToken,
+    session: a.session,
     tokenOrigins,
-    onUnauthenticated: optionalFunction(options.onUnauthenticated, 'onUnauthenticated'),
-    onForbidden: optionalFunction(options.onForbidden, 'onForbidden'),
-    onEvent: optionalFunction(options.onEvent, 'onEvent'),
+    allowInsecureHttp,
+    authEnabled: auth !== false,
+    onUnauthenticated: optionalFunction(onUnauthenticated, 'onUnauthenticated'),
+    onForbidden: optionalFunction(onForbidden, 'onForbidden'),
+    onEvent: optionalFunction(onEvent, 'onEvent'),
+    now: optionalFunction(now, 'now') ?? Date.now,
+    ky,
+  };
+}
+
+/** True for a session made by `createTokenSession`, across bundles. */
+export const isTokenSession = (value: unknown): value is TokenSession =>
+  typeof value === 'object' && value !== null && sessionKey in value;
+
+const retryOptionNames = [
+  'limit',
+  'baseDelayMs',
+  'maxDelayMs',
+  'maxRetryAfterMs',
+  'deadlineMs',
+  'onTimeout',
+  'idempotencyKey',
+  'statusCodes',
+  'methods',
+  'throttle',
+  'shouldRetry',
+  'random',
+];
+
+/** `retry` as an object: a number sets `limit`, `false` turns retries off. */
+const retryObject = (value: RetryOptions | number | false | undefined): RetryOptions =>
+  value === false ? { limit: 0 } : typeof value === 'number' ? { limit: value } : (value ?? {});
+
+/** The default method set, shared, so callers can tell "default" by identity. */
+export const defaultMethodSet: ReadonlySet<string> = new Set(defaults.retry.methods);
+
+/** Validate `retry` (an options object, a retry count, or `false`) and fill defaults. */
+export function resolveRetryOptions(input: RetryOptions | number | false | undefined): ResolvedRetryOptions {
+  const options = retryObject(input);
+  if (!isObject(options)) throw new InvalidOptionError('retry', 'an object, a number or false', input);
+  onlyKnown(options, retryOptionNames, 'retry.');
+  const d = defaults.retry;
+  const throttle = options.throttle ?? {};
+  if (throttle !== false && !isObject(throttle)) {
+    throw new InvalidOptionError('retry.throttle', 'an object or false', throttle);
+  }
+  if (throttle !== false) onlyKnown(throttle, ['maxTokens', 'tokenRatio'], 'retry.throttle.');
+  const statusCodes = options.statusCodes ?? d.statusCodes;
+  const methods = options.methods ?? d.methods;
+  if (!Array.isArray(statusCodes) || statusCodes.some((s) => !Number.isInteger(s) || s < 100 || s > 599)) {
+    throw new InvalidOptionError('retry.statusCodes', 'an array of HTTP statuses', statusCodes);
+  }
+  if (!Array.isArray(methods) || methods.some((m) => typeof m !== 'string')) {
+    throw new InvalidOptionError('retry.methods', 'an array of method names', methods);
+  }
+  optionalBoolean(options.onTimeout, 'retry.onTimeout');
+  optionalBoolean(options.idempotencyKey, 'retry.idempotencyKey');
+  return {
+    limit: numberAtLeast(options.limit ?? d.limit, 0, 'retry.limit', true),
+    baseDelayMs: timerMs(options.baseDelayMs ?? d.baseDelayMs, 0, 'retry.baseDelayMs'),
+    maxDelayMs: timerMs(options.maxDelayMs ?? d.maxDelayMs, 0, 'retry.maxDelayMs'),
+    maxRetryAfterMs: timerMs(options.maxRetryAfterMs ?? d.maxRetryAfterMs, 0, 'retry.maxRetryAfterMs'),
+    deadlineMs: options.deadlineMs === undefined ? undefined : timerMs(options.deadlineMs, 1, 'retry.deadlineMs'),
+    onTimeout: options.onTimeout ?? false,
+    idempotencyKey: options.idempotencyKey ?? false,
+    statusCodes: new Set(statusCodes),
+    methods: options.methods === undefined ? defaultMethodSet : new Set(methods.map((m) => m.toUpperCase())),
+    throttle:
+      throttle === false
+        ? false
+        : {
+            maxTokens: numberAtLeast(throttle.maxTokens ?? defaults.throttle.maxTokens, 1, 'retry.throttle.maxTokens'),
+            tokenRatio: numberAtLeast(
+              throttle.tokenRatio ?? defaults.throttle.tokenRatio,
+              0,
+              'retry.throttle.tokenRatio',
+            ),
+          },
+    shouldRetry: optionalFunction(options.shouldRetry, 'retry.shouldRetry'),
+    random: optionalFunction(options.random, 'retry.random') ?? Math.random,
+  };
+}
+
+/** A request's `retry` over the client's: objects merge, a number sets `limit`, `false` turns retries off. */
+export function mergeRetryOptions(
+  base: RetryOptions | number | false | undefined,
+  override: RetryOptions | number | false,
+): ResolvedRetryOptions {
+  return resolveRetryOptions({ ...retryObject(base), ...retryObject(override) });
+}
+
+const sessionOptionNames = [
+  'refresh',
+  'tokens',
+  'store',
+  'coordination',
+  'refreshLeewayMs',
+  'refreshTimeoutMs',
+  'refreshRetries',
+  'maxRefreshes',
+  'refreshWindowMs',
+  'random',
+  'now',
+];
+
+/** Validate `createTokenSession`'s options and fill defaults. */
+export function resolveSessionOptions(options: TokenSessionOptions): ResolvedSessionOptions {
+  if (!isObject(options)) throw new InvalidOptionError('createTokenSession(options)', 'an object', options);
+  onlyKnown(options, sessionOptionNames, '');
+  const tokensProblem = options.tokens === undefined ? undefined : tokenSetProblem(options.tokens);
+  if (tokensProblem !== undefined) {
+    throw new InvalidOptionError('tokens', `${tokenSetShape}: ${tokensProblem}`, hidden(options.tokens));
+  }
+  const store = options.store as Partial<Record<'get' | 'set' | 'clear', unknown>> | undefined | null;
+  if (store !== undefined && (!store || ['get', 'set', 'clear'].some((m) => typeof store[m as 'get'] !== 'function'))) {
+    throw new InvalidOptionError('store', 'a TokenStore with get, set and clear', options.store);
+  }
+  const coordination = options.coordination as Partial<Record<'lock' | 'post' | 'listen', unknown>> | undefined;
+  if (
+    coordination !== undefined &&
+    (!isObject(coordination) ||
+      ['lock', 'post', 'listen'].some((m) => typeof coordination?.[m as 'lock'] !== 'function'))
+  ) {
+    throw new InvalidOptionError(
+      'coordination',
+      'a Coordination (tabCoordination(key), lockCoordination(lock))',
+      coordination,
+    );
+  }
+  const d = defaults.session;
+  return {
+    refresh: optionalFunction(options.refresh, 'refresh'),
+    tokens: options.tokens,
+    store: options.store,
+    coordination: options.coordination,
+    refreshLeewayMs: numberAtLeast(options.refreshLeewayMs ?? d.refreshLeewayMs, 0, 'refreshLeewayMs'),
+    refreshTimeoutMs: timerMs(options.refreshTimeoutMs ?? d.refreshTimeoutMs, 1, 'refreshTimeoutMs'),
+    refreshRetries: numberAtLeast(options.refreshRetries ?? d.refreshRetries, 0, 'refreshRetries', true),
+    maxRefreshes: numberAtLeast(options.maxRefreshes ?? d.maxRefreshes, 1, 'maxRefreshes', true),
+    refreshWindowMs: numberAtLeast(options.refreshWindowMs ?? d.refreshWindowMs, 1, 'refreshWindowMs'),
+    random: optionalFunction(options.random, 'random') ?? Math.random,
     now: optionalFunction(options.now, 'now') ?? Date.now,
   };
 }

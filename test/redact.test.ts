@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import ky, { isHTTPError } from 'ky';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiFetchEvent, createApiFetch } from '../src/index.js';
+import { type ApiFetchEvent, createApiFetch, createTokenSession } from '../src/index.js';
 import { redactError, redactUrl } from '../src/redact.js';
 import { json, startServer, type TestServer } from './helpers/server.js';
 
@@ -61,10 +61,12 @@ function failingClient(events: ApiFetchEvent[], callbacks: unknown[]) {
     timeout: 2000,
     retry: { limit: 1, random: () => 0, maxRetryAfterMs: 1000 },
     auth: {
-      tokens: { accessToken, refreshToken },
-      // The token endpoint is called with ky, whose HTTPError keeps the refresh token in its options' body.
-      refresh: async ({ tokens }) =>
-        ky.post(`${api.origin}/token?${query}`, { json: { refresh_token: tokens?.refreshToken }, retry: 0 }).json(),
+      session: createTokenSession({
+        tokens: { accessToken, refreshToken },
+        // The token endpoint is called with ky, whose HTTPError keeps the refresh token in its options' body.
+        refresh: async ({ tokens }) =>
+          ky.post(`${api.origin}/token?${query}`, { json: { refresh_token: tokens?.refreshToken }, retry: 0 }).json(),
+      }),
     },
     onEvent: (event) => events.push(event),
     onUnauthenticated: (error) => callbacks.push(error),

@@ -1,10 +1,12 @@
 import {
   type ApiFetchEvent,
   createApiFetch,
+  createTokenSession,
   isForbiddenError,
   isUnauthenticatedError,
   storageTokenStore,
   type TokenSet,
+  tabCoordination,
 } from 'apifetch';
 import { shortUrl, Timeline } from './timeline.js';
 
@@ -42,9 +44,12 @@ const api = createApiFetch({
   baseUrl: `${origin}/api/`,
   auth: {
     // Shared by every tab of the demo: one refresh across tabs, and sign-out everywhere.
-    store: storageTokenStore(localStorage, 'apifetch-demo-tokens'),
-    refresh: async ({ tokens, signal }) =>
-      toTokenSet(await postJson<TokenResponse>('/auth/refresh', { refreshToken: tokens?.refreshToken }, signal)),
+    session: createTokenSession({
+      store: storageTokenStore(localStorage, 'apifetch-demo-tokens'),
+      coordination: tabCoordination('apifetch-demo-tokens'),
+      refresh: async ({ tokens, signal }) =>
+        toTokenSet(await postJson<TokenResponse>('/auth/refresh', { refreshToken: tokens?.refreshToken }, signal)),
+    }),
   },
   retry: { limit: 3, baseDelayMs: 200 },
   onUnauthenticated: (error) => showLogin(`Please sign in (${error.reason}).`),

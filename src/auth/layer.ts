@@ -6,7 +6,7 @@ import type { ResolvedOptions } from '../options.js';
 import { readErrorBody } from '../problem.js';
 import type { Send } from '../transport.js';
 import type { OriginPolicy } from './origins.js';
-import { type AuthFailure, type AuthSession, isFailure, type TokenGrant } from './session.js';
+import { type AuthFailure, type AuthSession, isFailure, stepUpDemand, type TokenGrant } from './session.js';
 
 export interface AuthLayerDeps {
   options: ResolvedOptions;
@@ -40,7 +40,7 @@ export function authFetch(deps: AuthLayerDeps, send: Send, request: Request, ini
   const ours = mayReceiveToken(request.url);
   if (!ours) return send(request, init, false);
   const callerAuthorization = request.headers.has('authorization');
-  const attach = useToken && options.auth !== false && !callerAuthorization;
+  const attach = useToken && options.authEnabled && !callerAuthorization;
   return attach ? sendWithToken(deps, send, request, init) : sendAndMap(deps, send, request, init);
 }
 
@@ -114,17 +114,6 @@ async function sendWithToken(deps: AuthLayerDeps, send: Send, request: Request, 
   }
   if (provesToken(replayed.status)) session.confirm?.(next);
   return mapFinal(deps, request, replayed, { failure: 'no_refresh' });
-}
-
-/** The RFC 9470 step-up demand of a 401's challenges, as a failure, or undefined. */
-export function stepUpDemand(challenges: readonly Challenge[]): AuthFailure | undefined {
-  const bearer = bearerChallenge(challenges);
-  if (bearer?.error !== 'insufficient_user_authentication') return undefined;
-  return {
-    failure: 'step_up_required',
-    ...(bearer.acrValues ? { acrValues: bearer.acrValues } : {}),
-    ...(bearer.maxAge !== undefined ? { maxAge: bearer.maxAge } : {}),
-  };
 }
 
 /** Whether the server must have accepted the token to answer so; a gateway's 5xx, 408 or 429 may come before that. */

@@ -1,6 +1,9 @@
-import type { Challenge } from '../challenge.js';
+import { bearerChallenge, type Challenge } from '../challenge.js';
 import type { UnauthenticatedReason } from '../errors.js';
-import type { MaybeToken } from '../options.js';
+import type { Emit } from '../events.js';
+
+/** What `auth.getAccessToken` may return: a token, or nothing to send no `Authorization` header. */
+export type MaybeToken = string | null | undefined;
 
 /** A token handed to one send, with the generation it belongs to (bumped by every refresh or `setTokens`). */
 export interface TokenGrant {
@@ -26,6 +29,8 @@ export const isFailure = (value: unknown): value is AuthFailure =>
  * token state and refresh.
  */
 export interface AuthSession {
+  /** A client using this session wants its events (refreshes, token updates). */
+  subscribe?(emit: Emit): void;
   /** The token for a send now: waits for a running (or due, proactive) refresh; a failure when signed out. */
   acquire(signal: AbortSignal | undefined): Promise<TokenGrant | AuthFailure | undefined>;
   /** A send that carried `rejected` got a 401 with `challenges`: a token to replay with, or why there is none. */
@@ -84,5 +89,16 @@ export function createEpisodes(): { claim(reason: UnauthenticatedReason): boolea
     reset() {
       open.clear();
     },
+  };
+}
+
+/** The RFC 9470 step-up demand among a 401's challenges, as a failure, or undefined. */
+export function stepUpDemand(challenges: readonly Challenge[]): AuthFailure | undefined {
+  const bearer = bearerChallenge(challenges);
+  if (bearer?.error !== 'insufficient_user_authentication') return undefined;
+  return {
+    failure: 'step_up_required',
+    ...(bearer.acrValues ? { acrValues: bearer.acrValues } : {}),
+    ...(bearer.maxAge !== undefined ? { maxAge: bearer.maxAge } : {}),
   };
 }

@@ -3,13 +3,10 @@ import { originOf } from '../auth/origins.js';
 import { RetryAfterTooLongError } from '../errors.js';
 import type { Emit } from '../events.js';
 import { requestInfo } from '../events.js';
-import {
-  decideRetry,
-  defaultMethodSet,
-  type Failure,
-  isRetryableFailure,
-  type ResolvedRetryOptions,
-} from './policy.js';
+import { defaultMethodSet, type ResolvedRetryOptions } from '../options.js';
+import { redactUrl } from '../redact.js';
+import { backoffDelay } from './backoff.js';
+import { decideRetry, type Failure, isRetryableFailure } from './policy.js';
 import type { RetryThrottle } from './throttle.js';
 
 /** What the retry layer needs from its client. */
@@ -67,15 +64,18 @@ export function kyRetryFor(deps: RetryDeps, method: string): KyRetryOptions {
   // Retry-After rules never apply (and cost nothing per call).
   return {
     limit: options.limit,
-    // ky checks methods before asking `shouldRetry`; its default list is ours, so only widen it when needed.
-    ...(options.methods === defaultMethodSet && method !== 'POST' && method !== 'PATCH' ? {} : { methods: allMethods }),
+    // ky checks methods before asking `shouldRetry`; its default list is ours, so only widen it when needed (other
+    // methods, or an app's `shouldRetry` that may want any).
+    ...(options.methods === defaultMethodSet && !options.shouldRetry && method !== 'POST' && method !== 'PATCH'
+      ? {}
+      : { methods: allMethods }),
     delay: () => nextDelay,
-    shouldRetry: ({ error, retryCount }) => {
+    shouldRetry: async ({ error, retryCount }) => {
       const request = (error as { request?: Request }).request;
       if (!request) return false;
       const now = deps.now();
       const failure = failureOf(error);
-      const decision = decideRetry({
+      let decision = decideRetry({
         method: request.method,
         idempotent: request.headers.has('idempotency-key'),
         failure,
@@ -86,6 +86,27 @@ export function kyRetryFor(deps: RetryDeps, method: string): KyRetryOptions {
         throttle: deps.throttleFor?.(originOf(request.url)),
       });
       const info = requestInfo(request);
+      // The app's own policy may overrule ours, but never about what only the auth layer decides, nor past the limit.
+      if (options.shouldRetry && decision.reason !== 'limit' && failure.kind !== 'abort' && !authStatus(failure)) {
+        const verdict = await options.shouldRetry({
+          method: request.method,
+          url: redactUrl(request.url),
+          status: failure.kind === 'http' ? failure.status : undefined,
+          reason: failure.kind === 'http' ? String(failure.status) : failure.kind,
+          error,
+          retryNumber: retryCount,
+          policy: decision.retry,
+        });
+        if (verdict === true && !decision.retry) {
+          decision = {
+            retry: true,
+            reason: decision.reason,
+            delayMs: backoffDelay(retryCount, options, options.random),
+          };
+        } else if (verdict === false && decision.retry) {
+          decision = { retry: false, reason: decision.reason };
+        }
+      }
       if (decision.retry) {
         nextDelay = decision.delayMs;
         deps.emit({
@@ -115,12 +136,33 @@ export function kyRetryFor(deps: RetryDeps, method: string): KyRetryOptions {
   };
 }
 
-/** Headers with a fresh `Idempotency-Key` (kept across ky's retries), or undefined when the caller set one. */
-export function withIdempotencyKey(
-  headers: HeadersInit | Record<string, string | undefined> | undefined,
-): Headers | undefined {
-  const merged = new Headers(headers as HeadersInit | undefined);
-  if (merged.has('idempotency-key')) return undefined;
-  merged.set('idempotency-key', crypto.randomUUID());
-  return merged;
+const authStatus = (failure: Failure) =>
+  failure.kind === 'http' && (failure.status === 401 || failure.status === 403 || failure.status === 407);
+
+/**
+ * What the retry layer adds to one call's ky options: its retry steering, the deadline (ky's `totalTimeout`), and a
+ * fresh `Idempotency-Key` for a POST or PATCH when `idempotencyKey` is on and the caller set none (on a `Request`
+ * input, in the client's headers, or in this call's).
+ */
+export function retryPlan(
+  deps: RetryDeps,
+  input: string | URL | Request,
+  method: string,
+  callHeaders: HeadersInit | Record<string, string | undefined> | undefined,
+  clientHasKey: boolean,
+): { retry: KyRetryOptions; headers?: Headers; totalTimeout?: number } {
+  const { options } = deps;
+  const plan: { retry: KyRetryOptions; headers?: Headers; totalTimeout?: number } = {
+    retry: kyRetryFor(deps, method),
+  };
+  if (options.deadlineMs !== undefined) plan.totalTimeout = options.deadlineMs;
+  if (options.idempotencyKey && (method === 'POST' || method === 'PATCH') && !clientHasKey) {
+    const headers = new Headers(callHeaders as HeadersInit | undefined);
+    const keyed = headers.has('idempotency-key') || (input instanceof Request && input.headers.has('idempotency-key'));
+    if (!keyed) {
+      headers.set('idempotency-key', crypto.randomUUID());
+      plan.headers = headers;
+    }
+  }
+  return plan;
 }

@@ -1,16 +1,5 @@
-/** Retry throttling settings (gRPC's `retryThrottling`). */
-export interface ThrottleOptions {
-  /**
-   * Size of the token bucket; it starts full. Retries are allowed only while it holds more than half.
-   * @default 10
-   */
-  maxTokens?: number;
-  /**
-   * Tokens earned back by each success.
-   * @default 0.1
-   */
-  tokenRatio?: number;
-}
+import type { ThrottleOptions } from '../options.js';
+import { defaults } from '../options.js';
 
 /**
  * gRPC-style retry throttle: driven by outcomes, not time. Every retryable failure costs a token, every success
@@ -22,7 +11,10 @@ export class RetryThrottle {
   readonly maxTokens: number;
   readonly tokenRatio: number;
 
-  constructor({ maxTokens = 10, tokenRatio = 0.1 }: ThrottleOptions = {}) {
+  constructor({
+    maxTokens = defaults.throttle.maxTokens,
+    tokenRatio = defaults.throttle.tokenRatio,
+  }: ThrottleOptions = {}) {
     this.maxTokens = maxTokens;
     this.tokenRatio = tokenRatio;
     this.#tokens = maxTokens;

@@ -1,7 +1,7 @@
 import { delay, HttpResponse, http, matchRequestUrl, type RequestHandler } from 'msw';
-import type { RefreshContext } from '../auth/refresh.js';
-import type { TokenSet } from '../auth/tokens.js';
-import type { AuthOptions } from '../options.js';
+import type { AuthOptions, RefreshContext } from '../options.js';
+import { createTokenSession } from '../session/token-session.js';
+import type { TokenSet } from '../session/tokens.js';
 
 /** A JSON-serialisable body (objects, arrays, strings, numbers, booleans, null). */
 export type MockBody = object | string | number | boolean | null;
@@ -91,8 +91,8 @@ export interface MockAuthApiOptions {
    */
   latencyMs?: number;
   /**
-   * Clock in epoch ms for issuing and checking tokens. Share one with `createApiFetch({ now })` to test expiry
-   * without waiting.
+   * Clock in epoch ms for issuing and checking tokens; the session `auth()` makes uses it too, so advancing it tests
+   * expiry without waiting.
    * @default Date.now
    */
   now?: () => number;
@@ -159,8 +159,8 @@ export interface MockAuthApi {
    */
   refresh(context: RefreshContext): Promise<TokenSet>;
   /**
-   * Ready `auth` options for `createApiFetch`: fresh tokens for the user, `refresh`, and instant, deterministic
-   * refresh retries (`random: () => 0`).
+   * Ready `auth` options for `createApiFetch`: a token session (`createTokenSession`) with fresh tokens for the user,
+   * `refresh` against the mock, the mock's clock, and instant, deterministic refresh retries (`random: () => 0`).
    * @example createApiFetch({ baseUrl: mock.baseUrl, auth: mock.auth('ada'), ...testingOptions })
    */
   auth(username?: string): AuthOptions;
@@ -500,7 +500,7 @@ export function mockAuthApi(options: MockAuthApiOptions): MockAuthApi {
     stats,
     login,
     refresh,
-    auth: (username) => ({ tokens: login(username), refresh, random: () => 0 }),
+    auth: (username) => ({ session: createTokenSession({ tokens: login(username), refresh, random: () => 0, now }) }),
     expireTokens() {
       const at = now();
       for (const grant of accessTokens.values()) grant.expiresAt = Math.min(grant.expiresAt, at);

@@ -1,5 +1,4 @@
-import type { ApiFetchOptions } from '../options.js';
-import type { RetryOptions } from '../retry/policy.js';
+import type { ApiFetchOptions, RetryOptions } from '../options.js';
 
 /**
  * Retry settings for tests: backoff waits of 0 ms and a fixed jitter draw, so suites never sleep and every run

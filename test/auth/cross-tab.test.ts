@@ -1,9 +1,18 @@
 import { describe, expect, it, vi } from 'vitest';
-import { type Coordinator, createCoordinator, missingTabApis, type TabMessage } from '../../src/auth/cross-tab.js';
-import { createRefreshSession, type RefreshSessionOptions } from '../../src/auth/refresh.js';
 import { isFailure, type TokenGrant } from '../../src/auth/session.js';
-import type { TokenSet } from '../../src/auth/tokens.js';
-import { type ApiFetchEvent, createApiFetch, storageTokenStore } from '../../src/index.js';
+import {
+  type ApiFetchEvent,
+  type Coordination as Coordinator,
+  createApiFetch,
+  createTokenSession,
+  storageTokenStore,
+  type CoordinationMessage as TabMessage,
+  type TokenSessionOptions,
+  type TokenSet,
+  tabCoordination,
+} from '../../src/index.js';
+import { sessionKey } from '../../src/options.js';
+import { createCoordinator, missingTabApis } from '../../src/session/tabs.js';
 
 /** Tabs of one origin, faked: one mutex, one channel, one shared record. */
 function fakeBrowser() {
@@ -36,24 +45,21 @@ function fakeBrowser() {
   return { coordinator };
 }
 
-function tab(coordinator: Coordinator, refresh: RefreshSessionOptions['refresh'], tokens: TokenSet) {
+function tab(coordinator: Coordinator, refresh: TokenSessionOptions['refresh'], tokens: TokenSet) {
   const events: ApiFetchEvent['type'][] = [];
-  const session = createRefreshSession({
+  const controller = createTokenSession({
     tokens,
-    store: undefined,
-    refresh,
+    ...(refresh ? { refresh } : {}),
     refreshLeewayMs: 0,
-    refreshTimeoutMs: 5000,
     refreshRetries: 0,
-    maxRefreshes: 3,
-    refreshWindowMs: 60_000,
-    lock: undefined,
-    coordinator,
+    coordination: coordinator,
     random: () => 0,
-    now: Date.now,
-    emit: Object.assign((e: { type: ApiFetchEvent['type'] }) => void events.push(e.type), { active: true }),
   });
-  return { session, events };
+  const session = controller[sessionKey];
+  session.subscribe?.(
+    Object.assign((e: { type: ApiFetchEvent['type'] }) => void events.push(e.type), { active: true }),
+  );
+  return { session, controller, events };
 }
 
 describe('cross-tab refresh (fake locks, channel and shared state)', () => {
@@ -62,7 +68,7 @@ describe('cross-tab refresh (fake locks, channel and shared state)', () => {
     let refreshes = 0;
     const refresh = vi.fn(async ({ tokens }: { tokens: TokenSet | undefined }) => {
       refreshes += 1;
-      await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 0));
       return { accessToken: `at-${refreshes}`, refreshToken: `rt-${refreshes}-from-${tokens?.refreshToken}` };
     });
     const tabs = Array.from({ length: 5 }, () =>
@@ -78,7 +84,7 @@ describe('cross-tab refresh (fake locks, channel and shared state)', () => {
     expect(grants.map((g) => (isFailure(g) ? g.failure : g.token))).toEqual(Array(5).fill('at-1'));
     expect(tabs.filter((t) => t.events.includes('refresh:success'))).toHaveLength(1);
     // Every tab ends on the one refreshed token set.
-    for (const { session } of tabs) expect((await session.getTokens())?.refreshToken).toBe('rt-1-from-rt-0');
+    for (const { controller } of tabs) expect((await controller.getTokens())?.refreshToken).toBe('rt-1-from-rt-0');
   });
 
   it('a sign-out in one tab makes the others fail fast', async () => {
@@ -86,7 +92,7 @@ describe('cross-tab refresh (fake locks, channel and shared state)', () => {
     const a = tab(browser.coordinator(), undefined, { accessToken: 'x' });
     const b = tab(browser.coordinator(), undefined, { accessToken: 'x' });
     await b.session.acquire(undefined);
-    await a.session.clear();
+    await a.controller.clear();
     await vi.waitFor(() => expect(b.events).toContain('signed-out'));
     expect(await b.session.acquire(undefined)).toEqual({ failure: 'signed_out' });
   });
@@ -108,7 +114,7 @@ describe('cross-tab refresh (fake locks, channel and shared state)', () => {
   it("a session started with tokens never takes an earlier session's shared record for another tab's newer tokens", async () => {
     const browser = fakeBrowser();
     // What a previous visit left in the tabs' shared record (IndexedDB outlives the page).
-    await browser.coordinator().state.write({ accessToken: 'previous-session' });
+    await browser.coordinator().state?.write({ accessToken: 'previous-session' });
     const refresh = vi.fn(async () => ({ accessToken: 'fresh' }));
     const { session } = tab(browser.coordinator(), refresh, { accessToken: 'now' });
     const grant = (await session.acquire(undefined)) as TokenGrant;
@@ -122,7 +128,7 @@ describe('cross-tab refresh (fake locks, channel and shared state)', () => {
     const a = tab(browser.coordinator(), undefined, { accessToken: 'x' });
     const b = tab(browser.coordinator(), undefined, { accessToken: 'x' });
     await b.session.acquire(undefined);
-    await a.session.setTokens({ accessToken: 'fresh' });
+    await a.controller.setTokens({ accessToken: 'fresh' });
     await vi.waitFor(async () => expect(((await b.session.acquire(undefined)) as TokenGrant).token).toBe('fresh'));
   });
 });
@@ -176,8 +182,9 @@ describe('coordination setup', () => {
       setItem: (k: string, v: string) => void map.set(k, v),
       removeItem: (k: string) => void map.delete(k),
     };
-    createApiFetch({ auth: { store: storageTokenStore(storage, 'k') }, onEvent: (e) => events.push(e) });
-    await Promise.resolve();
+    const session = createTokenSession({ store: storageTokenStore(storage, 'k'), coordination: tabCoordination('k') });
+    createApiFetch({ auth: { session }, onEvent: (e) => events.push(e) });
+    await session.getTokens();
     // Node and happy-dom have no IndexedDB.
     expect(events.find((e) => e.type === 'coordination:fallback')).toMatchObject({
       missing: expect.arrayContaining(['indexedDB']),

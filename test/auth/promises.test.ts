@@ -4,9 +4,11 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   type ApiFetchEvent,
   createApiFetch,
+  createTokenSession,
   isForbiddenError,
   isUnauthenticatedError,
   type LockFunction,
+  lockCoordination,
   type TokenSet,
   type TokenStore,
   type UnauthenticatedError,
@@ -95,18 +97,20 @@ describe('a rotating refresh token is spent once', () => {
         createApiFetch({
           baseUrl: api.origin,
           auth: {
-            store,
-            lock,
-            refresh: async ({ tokens, signal }) => {
-              const response = await fetch(`${api.origin}/token`, {
-                method: 'POST',
-                body: JSON.stringify({ refresh_token: tokens?.refreshToken }),
-                signal,
-              });
-              const body = (await response.json()) as { access_token: string; refresh_token: string; error: string };
-              if (!response.ok) throw Object.assign(new Error(body.error), { status: response.status });
-              return { accessToken: body.access_token, refreshToken: body.refresh_token };
-            },
+            session: createTokenSession({
+              store,
+              coordination: lockCoordination(lock),
+              refresh: async ({ tokens, signal }) => {
+                const response = await fetch(`${api.origin}/token`, {
+                  method: 'POST',
+                  body: JSON.stringify({ refresh_token: tokens?.refreshToken }),
+                  signal,
+                });
+                const body = (await response.json()) as { access_token: string; refresh_token: string; error: string };
+                if (!response.ok) throw Object.assign(new Error(body.error), { status: response.status });
+                return { accessToken: body.access_token, refreshToken: body.refresh_token };
+              },
+            }),
           },
         });
       const [a, b] = [clientFor(), clientFor()];
@@ -151,7 +155,7 @@ describe('a 401 or 403 is judged by the origin that answered', () => {
       const events: ApiFetchEvent[] = [];
       const client = createApiFetch({
         baseUrl: ours.origin,
-        auth: { tokens: { accessToken: 'ok' }, refresh },
+        auth: { session: createTokenSession({ tokens: { accessToken: 'ok' }, refresh }) },
         onUnauthenticated,
         onForbidden,
         onEvent: (e) => events.push(e),
@@ -189,7 +193,12 @@ describe('step-up on the replay after a refresh', () => {
       const onUnauthenticated = vi.fn();
       const client = createApiFetch({
         baseUrl: api.origin,
-        auth: { tokens: { accessToken: 'old', refreshToken: 'r' }, refresh: async () => ({ accessToken: 'fresh' }) },
+        auth: {
+          session: createTokenSession({
+            tokens: { accessToken: 'old', refreshToken: 'r' },
+            refresh: async () => ({ accessToken: 'fresh' }),
+          }),
+        },
         onUnauthenticated,
       });
       const error = (await client.get('admin').catch((e: unknown) => e)) as UnauthenticatedError;
@@ -221,7 +230,7 @@ describe('the token is fresh at first use', () => {
         seen.push(request.headers.get('authorization'));
         return new Response('{}');
       },
-      auth: { refresh, ...auth },
+      auth: { session: createTokenSession({ refresh, now: () => now, ...auth }) },
     });
     await client.get('me').json();
     return { seen, refresh };
@@ -297,7 +306,12 @@ describe('nothing the caller set is overridden or bypassed', () => {
     const seen: (string | null)[] = [];
     const client = createApiFetch({
       baseUrl: api.origin,
-      auth: { tokens: { accessToken: 'stale', refreshToken: 'r' }, refresh: async () => ({ accessToken: 'good' }) },
+      auth: {
+        session: createTokenSession({
+          tokens: { accessToken: 'stale', refreshToken: 'r' },
+          refresh: async () => ({ accessToken: 'good' }),
+        }),
+      },
     });
     const callFetch = async (request: Request, init?: RequestInit) => {
       inits.push(init);
@@ -316,8 +330,10 @@ describe('nothing the caller set is overridden or bypassed', () => {
     const client = createApiFetch({
       baseUrl: api.origin,
       auth: {
-        tokens: { accessToken: 'stale', refreshToken: 'r' },
-        refresh: async () => ({ accessToken: 'still-bad' }),
+        session: createTokenSession({
+          tokens: { accessToken: 'stale', refreshToken: 'r' },
+          refresh: async () => ({ accessToken: 'still-bad' }),
+        }),
       },
       onUnauthenticated,
       onForbidden,
@@ -373,14 +389,16 @@ describe('a refresh failure is classified by its status, whatever its realm or s
           ? new Response('{}')
           : new Response('{}', { status: 401, headers: { 'www-authenticate': 'Bearer error="invalid_token"' } }),
       auth: {
-        tokens: { accessToken: 'old', refreshToken: 'r' },
-        refreshRetries: 1,
-        random: () => 0,
-        refresh: async () => {
-          calls += 1;
-          if (calls === 1) throw failure();
-          return { accessToken: 'new' };
-        },
+        session: createTokenSession({
+          tokens: { accessToken: 'old', refreshToken: 'r' },
+          refreshRetries: 1,
+          random: () => 0,
+          refresh: async () => {
+            calls += 1;
+            if (calls === 1) throw failure();
+            return { accessToken: 'new' };
+          },
+        }),
       },
       onUnauthenticated,
     });
@@ -395,10 +413,12 @@ describe('a refresh failure is classified by its status, whatever its realm or s
       baseUrl: 'https://api.example.test',
       fetch: async () => new Response('{}', { status: 401, headers: { 'www-authenticate': 'Bearer' } }),
       auth: {
-        tokens: { accessToken: 'old', refreshToken: 'r' },
-        refresh: async () => {
-          throw thrown;
-        },
+        session: createTokenSession({
+          tokens: { accessToken: 'old', refreshToken: 'r' },
+          refresh: async () => {
+            throw thrown;
+          },
+        }),
       },
     });
     const error = (await client.get('me').catch((e: unknown) => e)) as UnauthenticatedError;
@@ -416,7 +436,12 @@ describe('an invalid refresh result names the field that is wrong', () => {
     const client = createApiFetch({
       baseUrl: 'https://api.example.test',
       fetch: async () => new Response('{}', { status: 401, headers: { 'www-authenticate': 'Bearer' } }),
-      auth: { tokens: { accessToken: 'old' }, refresh: async () => result as unknown as TokenSet },
+      auth: {
+        session: createTokenSession({
+          tokens: { accessToken: 'old' },
+          refresh: async () => result as unknown as TokenSet,
+        }),
+      },
     });
     const error = (await client.get('me').catch((e: unknown) => e)) as UnauthenticatedError;
     expect(error.reason).toBe('refresh_failed');

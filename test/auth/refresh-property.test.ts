@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { createApiFetch, isUnauthenticatedError, type TokenSet } from '../../src/index.js';
+import { createApiFetch, createTokenSession, isUnauthenticatedError, type TokenSet } from '../../src/index.js';
 
 type Outcome = 'ok' | 'transient-then-ok' | 'definitive';
 
@@ -27,16 +27,19 @@ async function burst(s: fc.Scheduler, n: number, outcome: Outcome, proactive: bo
         : new Response(null, { status: 401, headers: { 'www-authenticate': 'Bearer error="invalid_token"' } });
     }),
     auth: {
-      tokens: { accessToken: 'expired', refreshToken: 'rt', ...(proactive ? { expiresAt: 0 } : {}) },
-      refreshRetries: 2,
-      random: () => 0,
-      refresh: s.scheduleFunction(async (): Promise<TokenSet> => {
-        refreshCalls += 1;
-        if (outcome === 'definitive') throw Object.assign(new Error('invalid_grant'), { status: 400 });
-        if (outcome === 'transient-then-ok' && refreshCalls === 1) throw Object.assign(new Error('x'), { status: 503 });
-        const token = `at-${refreshCalls}`;
-        valid.add(token);
-        return { accessToken: token };
+      session: createTokenSession({
+        tokens: { accessToken: 'expired', refreshToken: 'rt', ...(proactive ? { expiresAt: 0 } : {}) },
+        refreshRetries: 2,
+        random: () => 0,
+        refresh: s.scheduleFunction(async (): Promise<TokenSet> => {
+          refreshCalls += 1;
+          if (outcome === 'definitive') throw Object.assign(new Error('invalid_grant'), { status: 400 });
+          if (outcome === 'transient-then-ok' && refreshCalls === 1)
+            throw Object.assign(new Error('x'), { status: 503 });
+          const token = `at-${refreshCalls}`;
+          valid.add(token);
+          return { accessToken: token };
+        }),
       }),
     },
   });

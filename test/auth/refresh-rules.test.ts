@@ -1,16 +1,17 @@
 import { HTTPError, NetworkError, TimeoutError } from 'ky';
 import { describe, expect, it, vi } from 'vitest';
-import { isTransientRefreshError } from '../../src/auth/refresh.js';
 import {
   type ApiFetchEvent,
-  type AuthOptions,
   createApiFetch,
+  createTokenSession,
   InvalidOptionError,
   isUnauthenticatedError,
   storageTokenStore,
+  type TokenSessionOptions,
   type TokenSet,
   type UnauthenticatedError,
 } from '../../src/index.js';
+import { isTransientRefreshError } from '../../src/session/failures.js';
 
 const base = 'https://api.example.test';
 
@@ -18,7 +19,7 @@ const base = 'https://api.example.test';
  * A client over an in-memory API: a request is accepted when it carries a token in `valid`, else answered 401 with
  * `challenge` (none when undefined). `refresh` is counted; its result is whatever `refreshImpl` gives.
  */
-function harness(auth: AuthOptions, initialChallenge: string | undefined = 'Bearer error="invalid_token"') {
+function harness(auth: TokenSessionOptions, initialChallenge: string | undefined = 'Bearer error="invalid_token"') {
   let challenge: string | undefined = initialChallenge;
   const valid = new Set<string>();
   const sent: { path: string; token: string | null }[] = [];
@@ -37,7 +38,7 @@ function harness(auth: AuthOptions, initialChallenge: string | undefined = 'Bear
       if (token !== null && valid.has(token)) return new Response('ok');
       return new Response(null, { status: 401, headers: challenge ? { 'www-authenticate': challenge } : {} });
     },
-    auth,
+    auth: { session: createTokenSession({ now: () => clock, ...auth }) },
   });
   return {
     api,
@@ -271,8 +272,8 @@ describe('api.auth', () => {
 
   it('with getAccessToken, api.auth does not manage tokens', async () => {
     const api = createApiFetch({ baseUrl: base, auth: { getAccessToken: () => 't' } });
-    await expect(api.auth.setTokens({ accessToken: 'x' })).rejects.toThrow('getAccessToken');
-    await expect(api.auth.refresh()).rejects.toThrow('getAccessToken');
+    await expect(api.auth.setTokens({ accessToken: 'x' })).rejects.toThrow('auth.session');
+    await expect(api.auth.refresh()).rejects.toThrow('auth.session');
     expect(await api.auth.getTokens()).toBeUndefined();
   });
 });
@@ -309,21 +310,30 @@ describe('stores', () => {
   });
 });
 
-describe('auth options', () => {
-  it.each<[AuthOptions, string]>([
-    [{ getAccessToken: () => 't', tokens: { accessToken: 't' } }, 'auth.tokens'],
-    [{ getAccessToken: () => 't', refresh: async () => ({ accessToken: 't' }) }, 'auth.refresh'],
-    [{ getAccessToken: () => 't', store: storageTokenStore(() => localStorage, 'k') }, 'auth.store'],
-  ])('getAccessToken with apifetch-held tokens is refused (%#: %s)', (auth, other) => {
-    expect(() => createApiFetch({ auth })).toThrow(`\`${other}\` is set`);
+describe('auth and session options', () => {
+  it('getAccessToken with a session is refused', () => {
+    const session = createTokenSession({ tokens: { accessToken: 't' } });
+    expect(() => createApiFetch({ auth: { getAccessToken: () => 't', session } })).toThrow(
+      expect.objectContaining({ name: 'InvalidOptionError', option: 'auth.getAccessToken' }),
+    );
   });
 
-  it.each([[{ tokens: 'eyJhbGciOi.secret-token' }], [{ getAccessToken: 'eyJhbGciOi.secret-token' }]])(
+  it.each([
+    ['tokens', 'auth.session (createTokenSession({ tokens }))'],
+    ['refresh', 'auth.session (createTokenSession({ refresh }))'],
+    ['store', 'auth.session (createTokenSession({ store }))'],
+    ['lock', 'auth.session (createTokenSession({ coordination: lockCoordination(lock) }))'],
+  ])('auth.%s (the old shape) is refused with a hint: %s', (name, hint) => {
+    expect(() => createApiFetch({ auth: { [name]: {} } as never })).toThrow(`\`auth.${name}\` must be \`${hint}\``);
+  });
+
+  it.each([[{ tokens: 'eyJhbGciOi.secret-token' }], [{ session: 'eyJhbGciOi.secret-token' }]])(
     'a token passed where it does not belong never appears in the error (%j)',
-    (auth) => {
+    (options) => {
       const error = (() => {
         try {
-          createApiFetch({ auth: auth as never });
+          if ('tokens' in options) createTokenSession(options as never);
+          else createApiFetch({ auth: options as never });
         } catch (e) {
           return e as Error;
         }
@@ -337,10 +347,17 @@ describe('auth options', () => {
     ['refreshTimeoutMs', 0],
     ['refreshWindowMs', 0],
     ['maxRefreshes', 1.5],
-    ['lock', 'x'],
+    ['refreshRetries', -1],
+    ['refreshLeewayMs', -1],
+    ['coordination', 'x'],
     ['random', 1],
-  ])('auth.%s = %j is refused by name', (name, value) => {
-    expect(() => createApiFetch({ auth: { [name]: value } as AuthOptions })).toThrow(`\`auth.${name}\``);
+    ['now', 1],
+    ['refresh', 'x'],
+    ['store', {}],
+  ])('createTokenSession({ %s: %j }) is refused by name', (name, value) => {
+    expect(() => createTokenSession({ [name]: value } as never)).toThrow(
+      expect.objectContaining({ name: 'InvalidOptionError', option: name }),
+    );
   });
 });
 
@@ -436,11 +453,13 @@ describe('what confirms a fresh token', () => {
       retry: false,
       fetch: async () => new Response(null, { status: answers.shift() ?? 200 }),
       auth: {
-        tokens: { accessToken: 'old' },
-        refresh: async () => {
-          refreshes += 1;
-          return { accessToken: `at-${refreshes}` };
-        },
+        session: createTokenSession({
+          tokens: { accessToken: 'old' },
+          refresh: async () => {
+            refreshes += 1;
+            return { accessToken: `at-${refreshes}` };
+          },
+        }),
       },
     });
     expect(await api.get('x').catch((e: unknown) => (e as { response: Response }).response.status)).toBe(503);

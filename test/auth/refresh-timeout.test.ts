@@ -1,6 +1,6 @@
 import { isTimeoutError } from 'ky';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
-import { createApiFetch, type UnauthenticatedError } from '../../src/index.js';
+import { createApiFetch, createTokenSession, lockCoordination, type UnauthenticatedError } from '../../src/index.js';
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -32,12 +32,14 @@ it('a hanging refresh ends at refreshTimeoutMs with refresh_timeout, and its sig
     fetch: async () => new Response(null, { status: 401, headers: { 'www-authenticate': 'Bearer' } }),
     onUnauthenticated,
     auth: {
-      tokens: { accessToken: 'old' },
-      refreshTimeoutMs: 5000,
-      refresh: ({ signal }) => {
-        refreshSignal = signal;
-        return new Promise(() => {});
-      },
+      session: createTokenSession({
+        tokens: { accessToken: 'old' },
+        refreshTimeoutMs: 5000,
+        refresh: ({ signal }) => {
+          refreshSignal = signal;
+          return new Promise(() => {});
+        },
+      }),
     },
   });
   const error = (await settlesAt(api.get('x'), 5000)) as UnauthenticatedError;
@@ -54,15 +56,17 @@ it("transient refresh failures (fetch's own TypeError, then a 503) back off with
     fetch: async (request) =>
       request.headers.get('authorization') === 'Bearer new' ? new Response('ok') : new Response(null, { status: 401 }),
     auth: {
-      tokens: { accessToken: 'old' },
-      refreshRetries: 2,
-      random: () => 0.5,
-      refresh: async () => {
-        calls += 1;
-        if (calls === 1) throw new TypeError('fetch failed');
-        if (calls === 2) throw Object.assign(new Error('unavailable'), { status: 503 });
-        return { accessToken: 'new' };
-      },
+      session: createTokenSession({
+        tokens: { accessToken: 'old' },
+        refreshRetries: 2,
+        random: () => 0.5,
+        refresh: async () => {
+          calls += 1;
+          if (calls === 1) throw new TypeError('fetch failed');
+          if (calls === 2) throw Object.assign(new Error('unavailable'), { status: 503 });
+          return { accessToken: 'new' };
+        },
+      }),
     },
   });
   const result = api.get('x').text();
@@ -88,12 +92,14 @@ it('a proactive refresh that fails transiently keeps a token that still works', 
     },
     onUnauthenticated,
     auth: {
-      // Obtained now, expires in 40 s: refreshed within its last 20 s (half its life).
-      tokens: { accessToken: 'current', expiresAt: now + 40_000 },
-      refreshRetries: 0,
-      refresh: async () => {
-        throw Object.assign(new Error('auth server down'), { status: 503 });
-      },
+      session: createTokenSession({
+        // Obtained now, expires in 40 s: refreshed within its last 20 s (half its life).
+        tokens: { accessToken: 'current', expiresAt: now + 40_000 },
+        refreshRetries: 0,
+        refresh: async () => {
+          throw Object.assign(new Error('auth server down'), { status: 503 });
+        },
+      }),
     },
   });
   await api.get('a').text();
@@ -113,7 +119,7 @@ it('with the default timeouts, a request waiting on a hanging refresh ends in re
       return new Response(null, { status: 401, headers: { 'www-authenticate': 'Bearer' } });
     },
     onUnauthenticated,
-    auth: { tokens: { accessToken: 'old' }, refresh: () => new Promise(() => {}) },
+    auth: { session: createTokenSession({ tokens: { accessToken: 'old' }, refresh: () => new Promise(() => {}) }) },
   });
   const error = await settlesAt(api.get('x'), 5000);
   expect(isTimeoutError(error)).toBe(false);
@@ -142,14 +148,16 @@ it('a refresh that ignores its signal and hangs releases the lock at refreshTime
     fetch: async (request) =>
       request.headers.get('authorization') === 'Bearer good' ? new Response('ok') : new Response(null, { status: 401 }),
     auth: {
-      tokens: { accessToken: 'old' },
-      refreshTimeoutMs: 1000,
-      lock,
-      refresh: async () => {
-        calls += 1;
-        // The first one never settles, whatever its signal says.
-        return calls === 1 ? new Promise<never>(() => {}) : { accessToken: 'good' };
-      },
+      session: createTokenSession({
+        tokens: { accessToken: 'old' },
+        refreshTimeoutMs: 1000,
+        coordination: lockCoordination(lock),
+        refresh: async () => {
+          calls += 1;
+          // The first one never settles, whatever its signal says.
+          return calls === 1 ? new Promise<never>(() => {}) : { accessToken: 'good' };
+        },
+      }),
     },
   });
   expect(await settlesAt(api.get('a'), 1000)).toMatchObject({ reason: 'refresh_timeout' });
@@ -167,9 +175,11 @@ it('a refreshTimeoutMs beyond what a timer holds (Infinity) means no practical b
     fetch: async (request) =>
       request.headers.get('authorization') === 'Bearer new' ? new Response('ok') : new Response(null, { status: 401 }),
     auth: {
-      tokens: { accessToken: 'old' },
-      refreshTimeoutMs: Number.POSITIVE_INFINITY,
-      refresh: () => new Promise((resolve) => setTimeout(() => resolve({ accessToken: 'new' }), 20)),
+      session: createTokenSession({
+        tokens: { accessToken: 'old' },
+        refreshTimeoutMs: Number.POSITIVE_INFINITY,
+        refresh: () => new Promise((resolve) => setTimeout(() => resolve({ accessToken: 'new' }), 20)),
+      }),
     },
   });
   const result = api.get('x').text();
@@ -187,11 +197,13 @@ it('a bug in the refresh function (a TypeError that is not a network failure) is
       if (event.type === 'refresh:failure') failures.push(event.reason);
     },
     auth: {
-      tokens: { accessToken: 'old' },
-      refresh: async () => {
-        calls += 1;
-        throw new TypeError("Cannot read properties of undefined (reading 'refresh_token')");
-      },
+      session: createTokenSession({
+        tokens: { accessToken: 'old' },
+        refresh: async () => {
+          calls += 1;
+          throw new TypeError("Cannot read properties of undefined (reading 'refresh_token')");
+        },
+      }),
     },
   });
   // Settles with no timer advanced: no backoff was waited.

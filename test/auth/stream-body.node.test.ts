@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { createApiFetch } from '../../src/index.js';
+import { createApiFetch, createTokenSession } from '../../src/index.js';
 import { refreshFrom, startTokenApi, type TokenApi } from '../helpers/token-api.js';
 
 let api: TokenApi;
@@ -14,7 +14,7 @@ afterEach(async () => {
 it('replays a streamed POST body intact after a refresh', async () => {
   const client = createApiFetch({
     baseUrl: api.origin,
-    auth: { tokens: { accessToken: 'expired' }, refresh: refreshFrom(api) },
+    auth: { session: createTokenSession({ tokens: { accessToken: 'expired' }, refresh: refreshFrom(api) }) },
   });
   const chunks = ['stream-', 'body-', 'bytes'];
   const body = new ReadableStream<Uint8Array>({

@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '../../src/errors.js';
-import {
-  decideRetry,
-  type Failure,
-  isRetryableFailure,
-  type RetryInput,
-  resolveRetryOptions,
-} from '../../src/retry/policy.js';
+import { resolveRetryOptions } from '../../src/options.js';
+import { decideRetry, type Failure, isRetryableFailure, type RetryInput } from '../../src/retry/policy.js';
 import { RetryThrottle } from '../../src/retry/throttle.js';
 import { seededRandom } from '../helpers/random.js';
 

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import {
   type ApiFetchOptions,
   createApiFetch,
+  createTokenSession,
   ForbiddenError,
   isRetryAfterTooLongError,
   isUnauthenticatedError,
@@ -106,7 +107,11 @@ describe('mockAuthApi with createApiFetch', () => {
   it('reuse detection: two clients spending one refresh token (tabs without coordination) lose the session', async () => {
     const tokens = mock.login('ada');
     const tab = () =>
-      createApiFetch({ baseUrl: mock.baseUrl, auth: { tokens, refresh: mock.refresh, random: () => 0 }, now });
+      createApiFetch({
+        baseUrl: mock.baseUrl,
+        auth: { session: createTokenSession({ tokens, refresh: mock.refresh, random: () => 0 }) },
+        now,
+      });
     const [first, second] = [tab(), tab()];
     await first.auth.refresh();
     await expect(second.auth.refresh()).rejects.toThrow();

@@ -1,24 +1,5 @@
+import type { Coordination, CoordinationMessage, SharedState } from './coordination.js';
 import type { TokenSet } from './tokens.js';
-
-/** Messages between tabs sharing one token store. */
-export type TabMessage = { type: 'tokens'; tokens: TokenSet } | { type: 'signed-out' };
-
-/** The state that decides "refresh or reuse", read and written only while holding the lock. */
-export interface SharedState {
-  read(): Promise<TokenSet | undefined>;
-  write(tokens: TokenSet | undefined): Promise<void>;
-}
-
-/** How tabs of one origin coordinate around one token store. */
-export interface Coordinator {
-  /** Run `fn` holding the store's lock; waiting for the lock gives up when `signal` aborts. */
-  lock<T>(fn: () => Promise<T>, signal: AbortSignal): Promise<T>;
-  state: SharedState;
-  /** Tell the other tabs. */
-  post(message: TabMessage): void;
-  /** Hear the other tabs. */
-  listen(listener: (message: TabMessage) => void): void;
-}
 
 /** The browser APIs cross-tab coordination needs; injectable for tests. */
 export interface TabApis {
@@ -77,8 +58,21 @@ export function indexedDbState(factory: IDBFactory, key: string): SharedState {
   };
 }
 
-/** A coordinator over Web Locks, BroadcastChannel and IndexedDB for the store named `key`. */
-export function createCoordinator(key: string, apis: TabApis, state?: SharedState): Coordinator {
+/**
+ * Coordination of the browser tabs of one origin that share the tokens named `key` (use the key of the
+ * `storageTokenStore`): Web Locks, the state in IndexedDB, BroadcastChannel messages. Where one of them is missing
+ * (old browsers, Node) it coordinates nothing beyond the tab, never polls storage as a lock, and the session reports
+ * the `coordination:fallback` event.
+ * @example createTokenSession({ store: storageTokenStore(localStorage, 'tokens'), coordination: tabCoordination('tokens'), refresh })
+ */
+export function tabCoordination(key: string, apis: TabApis = browserTabApis()): Coordination {
+  const missing = missingTabApis(apis);
+  if (missing.length > 0) return { lock: (fn) => fn(), post() {}, listen() {}, missing };
+  return createCoordinator(key, apis);
+}
+
+/** A coordination over Web Locks, BroadcastChannel and IndexedDB for the store named `key`. */
+export function createCoordinator(key: string, apis: TabApis, state?: SharedState): Coordination {
   const { locks, BroadcastChannel: Channel, indexedDB } = apis;
   if (!locks || !Channel || (!indexedDB && !state)) throw new TypeError('cross-tab APIs missing');
   const channel = new Channel(`apifetch:${key}`);
@@ -88,7 +82,7 @@ export function createCoordinator(key: string, apis: TabApis, state?: SharedStat
     state: state ?? indexedDbState(indexedDB as IDBFactory, key),
     post: (message) => channel.postMessage(message),
     listen: (listener) => {
-      channel.onmessage = (event: MessageEvent<TabMessage>) => listener(event.data);
+      channel.onmessage = (event: MessageEvent<CoordinationMessage>) => listener(event.data);
     },
   };
 }

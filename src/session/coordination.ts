@@ -1,0 +1,39 @@
+import type { TokenSet } from './tokens.js';
+
+/** What one holder of a token session tells the others. */
+export type CoordinationMessage = { type: 'tokens'; tokens: TokenSet } | { type: 'signed-out' };
+
+/** The state that decides "refresh or reuse", read and written only while holding the lock. */
+export interface SharedState {
+  read(): Promise<TokenSet | undefined>;
+  write(tokens: TokenSet | undefined): Promise<void>;
+}
+
+/**
+ * How several holders of one token session (browser tabs, processes) refresh it one at a time: a lock, a state read
+ * and written under it, and messages to the others. The session talks to this interface only.
+ */
+export interface Coordination {
+  /** Run `fn` holding the lock; waiting for the lock gives up when `signal` aborts (where the lock allows). */
+  lock<T>(fn: () => Promise<T>, signal: AbortSignal): Promise<T>;
+  /** The shared state; when absent, the session's own store is read and written under the lock. */
+  readonly state?: SharedState;
+  /** Tell the others. */
+  post(message: CoordinationMessage): void;
+  /** Hear the others. */
+  listen(listener: (message: CoordinationMessage) => void): void;
+  /** APIs this coordination lacks, so it coordinates nothing beyond this session (reported once as an event). */
+  readonly missing?: readonly string[];
+}
+
+/** Run `fn` while holding the lock `name` (a distributed lock: Redlock, a database advisory lock). */
+export type LockFunction = <T>(name: string, fn: () => Promise<T>) => Promise<T>;
+
+/**
+ * Coordination over a lock the app supplies, for several processes sharing one `store`: the store is read and
+ * written under the lock (tokens reach it before the lock is released), and no messages are sent.
+ * @example coordination: lockCoordination((name, fn) => redlock.using([name], 10_000, fn))
+ */
+export function lockCoordination(lock: LockFunction, name = 'apifetch:refresh'): Coordination {
+  return { lock: (fn) => lock(name, fn), post() {}, listen() {} };
+}

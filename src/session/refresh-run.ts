@@ -1,0 +1,153 @@
+import pRetry from 'p-retry';
+import { abortable, sleep } from '../abortable.js';
+import type { AuthFailure, TokenGrant } from '../auth/session.js';
+import type { Challenge } from '../challenge.js';
+import type { Emit } from '../events.js';
+import type { RefreshContext, ResolvedSessionOptions } from '../options.js';
+import { backoffDelay } from '../retry/backoff.js';
+import type { createBreaker } from './breaker.js';
+import type { Coordination } from './coordination.js';
+import {
+  ForeignRefreshFailure,
+  failureReason,
+  InvalidRefreshResult,
+  isTransientRefreshError,
+  RefreshTimeout,
+  Superseded,
+  thrownOf,
+} from './failures.js';
+import type { TokenState } from './token-state.js';
+import { lifeOf, type TokenSet, tokenSetProblem } from './tokens.js';
+
+const refreshBackoff = { baseDelayMs: 200, maxDelayMs: 2000 };
+
+/** What one refresh run needs from its session. */
+export interface RefreshRunDeps {
+  options: ResolvedSessionOptions;
+  state: TokenState;
+  breaker: ReturnType<typeof createBreaker>;
+  coordination: Coordination | undefined;
+  /** The session's store, guarded: never throws. */
+  read(): Promise<TokenSet | undefined>;
+  write(tokens: TokenSet | undefined): Promise<void>;
+  /** Forget the tokens everywhere (store, shared state, the others). */
+  signOut(): Promise<void>;
+  emit: Emit;
+}
+
+/**
+ * One refresh, for every request waiting on it: under the coordination's lock (if any), reuse tokens another holder
+ * already got past `failedToken`, else call `refresh` (retried while transient, bounded by `refreshTimeoutMs`), and
+ * write the result to the store and the shared state before the lock is released. A failure that is not transient
+ * signs out.
+ */
+export async function runRefresh(
+  deps: RefreshRunDeps,
+  reason: RefreshContext['reason'],
+  failedToken: string | undefined,
+  challenge: Challenge | undefined,
+): Promise<TokenGrant | AuthFailure> {
+  const { options, state, coordination, emit } = deps;
+  const refresh = options.refresh;
+  if (!refresh) return { failure: 'no_refresh' };
+  if (!deps.breaker.admit()) return { failure: 'refresh_limit' };
+  const { now } = options;
+  const started = now();
+  emit({ type: 'refresh:start', reason });
+  // `setTokens`, `clear` or another holder changed the tokens while this refresh ran: its result must not undo that
+  // (a sign-out would otherwise be reverted, or another account's login overwritten).
+  const startGeneration = state.generation;
+  const superseded = () => state.generation !== startGeneration;
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let attempt = 0;
+  let fromOtherHolder = false;
+  const refreshHoldingLock = async (): Promise<TokenSet> => {
+    // Another holder of the lock (another tab, another process) may have refreshed past the failed token: reuse
+    // its tokens rather than spend a rotating refresh token twice.
+    const latest = coordination?.state ? await coordination.state.read() : await deps.read();
+    if (latest && failedToken !== undefined && latest.accessToken !== failedToken) {
+      fromOtherHolder = true;
+      return latest;
+    }
+    // Raced against the timeout's abort: a refresh function that ignores its signal must not hold the lock (and so
+    // every later refresh, everywhere) for as long as it hangs.
+    const next = await abortable(
+      pRetry(
+        () => {
+          attempt += 1;
+          const ctx: RefreshContext = { tokens: state.tokens, reason, signal: controller.signal };
+          if (challenge) ctx.challenge = challenge;
+          return Promise.resolve(ctx)
+            .then(refresh)
+            .catch((thrown: unknown) => {
+              throw thrown instanceof Error ? thrown : new ForeignRefreshFailure(thrown);
+            });
+        },
+        {
+          retries: options.refreshRetries,
+          minTimeout: 0,
+          maxTimeout: 0,
+          signal: controller.signal,
+          // Asked only when p-retry would retry: the backoff is waited here, so a failure that is not retried costs
+          // no wait.
+          shouldRetry: async ({ error, attemptNumber }) => {
+            if (!isTransientRefreshError(error)) return false;
+            await sleep(backoffDelay(attemptNumber, refreshBackoff, options.random), controller.signal);
+            return true;
+          },
+        },
+      ),
+      controller.signal,
+    );
+    const problem = tokenSetProblem(next);
+    if (problem !== undefined) throw new InvalidRefreshResult(problem);
+    if (superseded()) throw new Superseded();
+    const issued = lifeOf(next).issuedAt === undefined ? { ...next, issuedAt: now() } : next;
+    // Written before the lock is released, so the next holder sees them and reuses them rather than spending the
+    // rotated refresh token again.
+    await deps.write(issued);
+    await coordination?.state?.write(issued);
+    return issued;
+  };
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new RefreshTimeout(`refresh took longer than ${options.refreshTimeoutMs} ms`);
+      controller.abort(error);
+      reject(error);
+    }, options.refreshTimeoutMs);
+  });
+  try {
+    const locked = coordination ? coordination.lock(refreshHoldingLock, controller.signal) : refreshHoldingLock();
+    const next = await Promise.race([timeout, locked]);
+    if (superseded()) throw new Superseded();
+    state.adopt(next);
+    state.distrustPastExpiry();
+    state.unconfirmed = state.generation;
+    if (fromOtherHolder) {
+      // Not our refresh: it does not count against the circuit breaker.
+      deps.breaker.forgive();
+      emit({ type: 'tokens:updated', source: 'other-tab' });
+    } else {
+      coordination?.post({ type: 'tokens', tokens: next });
+      emit({ type: 'refresh:success', durationMs: now() - started, attempt });
+    }
+    return { token: next.accessToken, generation: state.generation, refreshed: true };
+  } catch (error) {
+    const timedOut = error instanceof RefreshTimeout;
+    emit({
+      type: 'refresh:failure',
+      durationMs: now() - started,
+      attempt,
+      reason: superseded() ? 'superseded' : failureReason(error),
+    });
+    if (superseded()) return (!state.signedOut && state.grant()) || { failure: 'signed_out' };
+    // A proactive or manual refresh that failed transiently leaves a token that still works: keep it and try again
+    // later. Anything else (a refused refresh token, a token the server refused) ends the session.
+    const transient = timedOut || isTransientRefreshError(error);
+    if (!(reason !== 'rejected' && transient && state.usable())) await deps.signOut();
+    return { failure: timedOut ? 'refresh_timeout' : 'refresh_failed', cause: thrownOf(error) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
