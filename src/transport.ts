@@ -57,9 +57,6 @@ export function createTransport(
       const failure = proxyError ?? (error instanceof Error ? error : new Error(String(error)));
       if (!proxyError) onOutcome(request.url, failure);
       if (info) emit({ type: 'error', ...info, error: redactError(failure) });
-      // A DOMException named NetworkError (happy-dom's fetch) is what browsers throw as a TypeError: make it one,
-      // so that ky and the retry layer take it for the network failure it is.
-      if (failure.name === 'NetworkError' && !proxyError) throw new TypeError('Failed to fetch', { cause: error });
       throw proxyError ?? error;
     }
     onOutcome(request.url, response);

@@ -36,3 +36,18 @@ FetchBodyUtility.nodeToWebStream = (nodeStream: Stream) => {
   (stream as unknown as Record<symbol, unknown>)[PropertySymbol.nodeStream] = nodeStream;
   return stream;
 };
+
+/**
+ * happy-dom's fetch rejects a dropped connection with a DOMException named NetworkError, where browsers (and Node)
+ * throw a TypeError: make it one, so that ky and apifetch take it for the network failure it is. Looked up at call
+ * time, so msw's interception (installed later) still sits in front.
+ */
+const happyDomFetch = globalThis.fetch;
+globalThis.fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
+  try {
+    return await happyDomFetch(input, init);
+  } catch (error) {
+    if ((error as { name?: unknown }).name === 'NetworkError') throw new TypeError('Failed to fetch', { cause: error });
+    throw error;
+  }
+};
