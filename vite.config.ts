@@ -54,6 +54,8 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           // Node-only suites (proxy, undici) name themselves *.node.test.ts.
           exclude: ['test/e2e/**', 'test/**/*.node.test.ts'],
+          // happy-dom prints a browser's network log for every non-ok response: kept out of the output.
+          setupFiles: ['test/helpers/happy-dom-network-log.ts'],
         },
       },
       {
