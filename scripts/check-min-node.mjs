@@ -3,7 +3,7 @@
 // The Node binaries come from the `node` package on the npm registry (npx caches them). Needs `npm run build` first.
 // `node scripts/check-min-node.mjs 22.12.0` checks another version instead (it must fail there: undici 8 crashes).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,7 +47,11 @@ if (typeof testing.mockAuthApi !== 'function') process.exit(2);
 const work = mkdtempSync(join(tmpdir(), 'apifetch-min-node-'));
 const failures = [];
 try {
-  const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', work], { cwd: root }));
+  if (!existsSync(join(root, 'dist/index.js'))) throw new Error('check-min-node: run `npm run build` first');
+  // The build is there already: --ignore-scripts skips `prepare`, which would build it again.
+  const packed = JSON.parse(
+    execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], { cwd: root }),
+  );
   const tarball = join(work, packed[0].filename);
   const versions = process.argv.slice(2).length > 0 ? process.argv.slice(2) : rangeMinimums(pkg.engines.node);
   for (const version of versions) {
