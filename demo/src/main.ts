@@ -94,7 +94,8 @@ function show(value: unknown) {
 
 /**
  * The log is one group per button press, newest group first, each headed by its action's name; inside a group,
- * events are newest first too. Events that come before any action (another tab's) start a group of their own.
+ * events are newest first too. News from another tab (new tokens, sign-out) starts a group of its own, so that it
+ * does not read as part of this tab's last action.
  */
 function startGroup(title: string) {
   const group = document.createElement('li');
