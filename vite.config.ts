@@ -50,7 +50,9 @@ export default defineConfig({
         test: {
           name: 'happy-dom',
           environment: 'happy-dom',
-          setupFiles: ['test/helpers/happy-dom-setup.ts'],
+          // happy-dom-network-log: happy-dom prints a browser's network log for every non-ok response, kept out of
+          // the output.
+          setupFiles: ['test/helpers/happy-dom-setup.ts', 'test/helpers/happy-dom-network-log.ts'],
           include: ['test/**/*.test.ts'],
           // Node-only suites (proxy, undici) name themselves *.node.test.ts.
           exclude: ['test/e2e/**', 'test/**/*.node.test.ts'],

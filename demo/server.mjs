@@ -29,7 +29,7 @@ const types = {
 
 /**
  * Start the demo API on 127.0.0.1. `now` is the clock for token lifetimes (injectable for tests).
- * @returns {Promise<{ url: string, stats: object, expireAll: () => void, close: () => Promise<void> }>}
+ * @returns {Promise<{ url: string, thirdPartyUrl: string, stats: object, expireAll: () => void, close: () => Promise<void> }>}
  */
 export async function startDemoServer({ port = 0, tokenTtlMs = 15_000, staticDir, now = Date.now } = {}) {
   const secret = randomBytes(32);
@@ -40,7 +40,14 @@ export async function startDemoServer({ port = 0, tokenTtlMs = 15_000, staticDir
   const issued = new Set();
   const expired = new Set();
   let flakyCalls = 0;
-  const stats = { logins: 0, refreshes: 0, reuseDetected: 0, requests: {}, statuses: {} };
+  const stats = {
+    logins: 0,
+    refreshes: 0,
+    reuseDetected: 0,
+    requests: {},
+    statuses: {},
+    thirdParty: { requests: 0, withAuthorization: 0 },
+  };
   const expireAll = () => {
     for (const jti of issued) expired.add(jti);
     issued.clear();
@@ -159,6 +166,7 @@ export async function startDemoServer({ port = 0, tokenTtlMs = 15_000, staticDir
       return send(res, 200, { expired: true });
     }
     if (pathname === '/demo/stats') return send(res, 200, stats);
+    if (pathname === '/demo/config') return send(res, 200, { thirdPartyUrl });
     if (pathname.startsWith('/api/')) {
       const who = await authenticate(req);
       if (who.error) return unauthorized(res, who.error);
@@ -200,18 +208,35 @@ export async function startDemoServer({ port = 0, tokenTtlMs = 15_000, staticDir
     }
     return serveStatic(res, pathname);
   });
+  // Another origin (another port), as an analytics pixel or a CDN would be: it reports the Authorization it got.
+  const thirdParty = createServer((req, res) => {
+    stats.thirdParty.requests += 1;
+    if (req.headers.authorization) stats.thirdParty.withAuthorization += 1;
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, cors);
+      return res.end();
+    }
+    res.writeHead(200, { ...cors, 'content-type': 'application/json' });
+    res.end(JSON.stringify({ authorization: req.headers.authorization ?? null }));
+  });
+  await listen(thirdParty, 0);
   await listen(server, port);
   const url = `http://127.0.0.1:${server.address().port}`;
+  const thirdPartyUrl = `http://127.0.0.1:${thirdParty.address().port}`;
   return {
     url,
+    thirdPartyUrl,
     stats,
     expireAll,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => Promise.all([server, thirdParty].map(close)).then(() => {}),
   };
+}
+
+function close(server) {
+  return new Promise((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
 }
 
 /** Listen on 127.0.0.1; when the wished-for port is taken, take any free one rather than fail. */

@@ -223,12 +223,15 @@ export function parseChallenges(
 
 /** RFC 6750 Bearer challenge, with RFC 9470 step-up parameters. */
 export interface BearerChallenge {
+  /** The protection space (`realm`). */
   realm?: string;
   /** Required scopes (`scope`, space-separated). */
   scope: string[];
   /** `invalid_request`, `invalid_token`, `insufficient_scope`, `insufficient_user_authentication`, … */
   error?: string;
+  /** A human-readable explanation (`error_description`), for developers, not end users. */
   errorDescription?: string;
+  /** A page about the error (`error_uri`). */
   errorUri?: string;
   /** RFC 9470: acceptable authentication context classes. */
   acrValues?: string[];
@@ -240,11 +243,15 @@ export interface BearerChallenge {
 export interface DPoPChallenge {
   /** Accepted proof signing algorithms (`algs`, space-separated). */
   algs: string[];
+  /** The protection space (`realm`). */
   realm?: string;
+  /** Required scopes (`scope`, space-separated), when the challenge names any. */
   scope?: string[];
   /** `invalid_dpop_proof`, `use_dpop_nonce`, `invalid_token`, … */
   error?: string;
+  /** A human-readable explanation (`error_description`), for developers, not end users. */
   errorDescription?: string;
+  /** A page about the error (`error_uri`). */
   errorUri?: string;
 }
 

@@ -44,11 +44,17 @@ type Method = 'get' | 'post' | 'put' | 'patch' | 'delete' | 'head';
 /** A client: callable like ky, with method shortcuts and `extend`. */
 export interface ApiFetch {
   <T = unknown>(input: Input, options?: RequestOptions): ResponsePromise<T>;
+  /** A GET request, as `ky.get`. */
   get<T = unknown>(input: Input, options?: RequestOptions): ResponsePromise<T>;
+  /** A POST request, as `ky.post`: replayed once after a refresh, body intact; retried only with an `Idempotency-Key`. */
   post<T = unknown>(input: Input, options?: RequestOptions): ResponsePromise<T>;
+  /** A PUT request, as `ky.put`. */
   put<T = unknown>(input: Input, options?: RequestOptions): ResponsePromise<T>;
+  /** A PATCH request, as `ky.patch`: replayed once after a refresh; retried only with an `Idempotency-Key`. */
   patch<T = unknown>(input: Input, options?: RequestOptions): ResponsePromise<T>;
+  /** A DELETE request, as `ky.delete`. */
   delete<T = unknown>(input: Input, options?: RequestOptions): ResponsePromise<T>;
+  /** A HEAD request, as `ky.head`. */
   head(input: Input, options?: RequestOptions): ResponsePromise;
   /**
    * A new client with these options merged over this one's (headers and hooks merged, callbacks replaced).

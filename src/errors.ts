@@ -4,10 +4,15 @@ import { redactError, redactRequest, redactResponse, redactUrl } from './redact.
 
 /** Stable error codes, one per error class. Switch on these rather than on messages. */
 export const ErrorCode = {
+  /** `UnauthenticatedError` (401). */
   unauthenticated: 'ERR_UNAUTHENTICATED',
+  /** `ForbiddenError` (403). */
   forbidden: 'ERR_FORBIDDEN',
+  /** `ProxyAuthenticationError` (407). */
   proxyAuthentication: 'ERR_PROXY_AUTHENTICATION',
+  /** `RetryAfterTooLongError`. */
   retryAfterTooLong: 'ERR_RETRY_AFTER_TOO_LONG',
+  /** `InvalidOptionError`. */
   invalidOption: 'ERR_INVALID_OPTION',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -88,9 +93,12 @@ export interface UnauthenticatedErrorInit extends HttpErrorInit {
 
 /** 401: the user must sign in again (or step up). Show the login screen. */
 export class UnauthenticatedError extends ApiFetchHTTPError {
+  /** Literal, so it survives minification: what `isUnauthenticatedError` matches across bundles. */
   override readonly name = 'UnauthenticatedError' as const;
+  /** `ERR_UNAUTHENTICATED`. */
   readonly code = ErrorCode.unauthenticated;
   readonly retryable = false;
+  /** Why the request ended unauthenticated: sign in again, or step up for `step_up_required`. */
   readonly reason: UnauthenticatedReason;
   /** Whether this request reached the server. */
   readonly sent: boolean;
@@ -121,17 +129,24 @@ export interface ForbiddenErrorInit extends HttpErrorInit {
 
 /** RFC 9457 problem details, as sent in `application/problem+json`. */
 export interface ProblemDetails {
+  /** A URI naming the problem type. */
   type?: string;
+  /** A short summary of the problem type. */
   title?: string;
+  /** The HTTP status the server gave. */
   status?: number;
+  /** An explanation of this occurrence. */
   detail?: string;
+  /** A URI naming this occurrence. */
   instance?: string;
   [extension: string]: unknown;
 }
 
 /** 403: the user is signed in but not allowed. Never retried or refreshed. Show "access denied". */
 export class ForbiddenError extends ApiFetchHTTPError {
+  /** Literal, so it survives minification: what `isForbiddenError` matches across bundles. */
   override readonly name = 'ForbiddenError' as const;
+  /** `ERR_FORBIDDEN`. */
   readonly code = ErrorCode.forbidden;
   readonly retryable = false;
   /** Scopes the server says are required (`insufficient_scope` challenge's `scope`). */
@@ -156,7 +171,9 @@ export interface ProxyAuthenticationErrorInit extends HttpErrorInit {
 
 /** 407: the proxy refused to authenticate us. Never retried. */
 export class ProxyAuthenticationError extends ApiFetchHTTPError {
+  /** Literal, so it survives minification: what `isProxyAuthenticationError` matches across bundles. */
   override readonly name = 'ProxyAuthenticationError' as const;
+  /** `ERR_PROXY_AUTHENTICATION`. */
   readonly code = ErrorCode.proxyAuthentication;
   readonly retryable = false;
   /** The proxy that refused, credentials redacted. */
@@ -171,7 +188,9 @@ export class ProxyAuthenticationError extends ApiFetchHTTPError {
 
 /** Thrown when `Retry-After` asks for a longer wait than `retry.maxRetryAfterMs` or the deadline allows. */
 export class RetryAfterTooLongError extends ApiFetchHTTPError {
+  /** Literal, so it survives minification: what `isRetryAfterTooLongError` matches across bundles. */
   override readonly name = 'RetryAfterTooLongError' as const;
+  /** `ERR_RETRY_AFTER_TOO_LONG`. */
   readonly code = ErrorCode.retryAfterTooLong;
   readonly retryable = true;
   /** How long the server asked to wait, in ms: schedule the request yourself after this. */
@@ -188,7 +207,9 @@ export class RetryAfterTooLongError extends ApiFetchHTTPError {
 
 /** Thrown by `createApiFetch` (and other factories) for an invalid option; the message names the option. */
 export class InvalidOptionError extends TypeError {
+  /** Literal, so it survives minification. */
   override readonly name = 'InvalidOptionError' as const;
+  /** `ERR_INVALID_OPTION`. */
   readonly code = ErrorCode.invalidOption;
   /** The option path, e.g. `retry.maxDelayMs`. */
   readonly option: string;

@@ -4,13 +4,21 @@ import { startDemoServer } from '../demo/server.mjs';
 
 interface DemoServer {
   url: string;
-  stats: { logins: number; refreshes: number; reuseDetected: number; requests: Record<string, number> };
+  thirdPartyUrl: string;
+  stats: {
+    logins: number;
+    refreshes: number;
+    reuseDetected: number;
+    requests: Record<string, number>;
+    thirdParty: { requests: number; withAuthorization: number };
+  };
   close(): Promise<void>;
 }
 interface TokenResponse {
   accessToken: string;
   refreshToken: string;
   expiresIn: number;
+  tokenType: string;
 }
 
 let server: DemoServer | undefined;
@@ -38,7 +46,9 @@ const postAs = async (url: string, path: string, username = 'alice') =>
 it('issues a JWT and a rotating refresh token; a reused refresh token revokes the whole family', async () => {
   const { url, stats } = await start();
   const first = await login(url);
-  expect(first).toMatchObject({ expiresIn: 15 });
+  // The README describes these fields: keep the two in step.
+  expect(Object.keys(first).sort()).toEqual(['accessToken', 'expiresIn', 'refreshToken', 'tokenType']);
+  expect(first).toMatchObject({ expiresIn: 15, tokenType: 'Bearer' });
   expect(first.accessToken.split('.')).toHaveLength(3);
   expect(await (await get(`${url}/api/profile`, first.accessToken)).json()).toEqual({
     name: 'alice',
@@ -115,4 +125,16 @@ it('answers preflights and exposes WWW-Authenticate and Retry-After; the flaky r
     [429, '1'],
     [200, null],
   ]);
+});
+
+it('serves a third-party origin on another port that reports the Authorization it received', async () => {
+  const { url, thirdPartyUrl, stats } = await start();
+  expect(new URL(thirdPartyUrl).origin).not.toBe(new URL(url).origin);
+  expect(await (await get(`${url}/demo/config`)).json()).toEqual({ thirdPartyUrl });
+
+  const plain = await get(`${thirdPartyUrl}/pixel`);
+  expect(plain.headers.get('access-control-allow-origin')).toBe('*');
+  expect(await plain.json()).toEqual({ authorization: null });
+  expect(await (await get(`${thirdPartyUrl}/pixel`, 'leaked')).json()).toEqual({ authorization: 'Bearer leaked' });
+  expect(stats.thirdParty).toEqual({ requests: 2, withAuthorization: 1 });
 });

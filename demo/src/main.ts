@@ -8,7 +8,7 @@ import {
   type TokenSet,
   tabCoordination,
 } from 'apifetch';
-import { shortUrl, Timeline } from './timeline.js';
+import { refreshReason, shortUrl, Timeline } from './timeline.js';
 
 const $ = <T extends Element>(selector: string) => document.querySelector(selector) as T;
 const origin = window.location.origin;
@@ -33,7 +33,8 @@ async function postJson<T>(path: string, body: unknown, signal?: AbortSignal): P
     body: JSON.stringify(body),
     ...(signal ? { signal } : {}),
   });
-  const json = (await response.json()) as T & { title?: string };
+  // A proxy's HTML error page is not JSON: the status still tells what happened.
+  const json = (await response.json().catch(() => ({}))) as T & { title?: string };
   // apifetch retries a refresh that failed with a transient status; it reads `status` from the error.
   if (!response.ok)
     throw Object.assign(new Error(json.title ?? `HTTP ${response.status}`), { status: response.status });
@@ -52,13 +53,27 @@ const api = createApiFetch({
     }),
   },
   retry: { limit: 3, baseDelayMs: 200 },
-  onUnauthenticated: (error) => showLogin(`Please sign in (${error.reason}).`),
+  onUnauthenticated: (error) => {
+    // Step-up is not a sign-out: the session is fine, this one request needs a stronger sign-in.
+    if (error.reason === 'step_up_required') {
+      banner(
+        `A second factor is required (acr_values ${error.acrValues?.join(' ')}): the app would start a step-up sign-in.`,
+      );
+    } else {
+      showLogin(`Please sign in (${error.reason}).`);
+    }
+  },
   onForbidden: (error) => banner(`Access denied: this needs the ${error.requiredScopes.join(', ')} scope.`),
   onEvent: (event) => {
     timeline.add(event);
     logEvent(event);
     if (event.type === 'tokens:updated' || event.type === 'signed-out') void tickToken();
-    if (event.type === 'signed-out' && event.source === 'other-tab') showLogin('Signed out in another tab.');
+    if (event.type === 'signed-out' && event.source === 'other-tab') {
+      // Nothing of the previous user stays on screen.
+      showLogin('Signed out in another tab.');
+      banner(undefined);
+      show('–');
+    }
     if (event.type === 'tokens:updated' && event.source === 'other-tab' && !$<HTMLFormElement>('#login').hidden) {
       $<HTMLFormElement>('#login').hidden = true;
       void run('profile');
@@ -82,7 +97,25 @@ function show(value: unknown) {
   $<HTMLElement>('#result').textContent = typeof value === 'string' ? value : JSON.stringify(value, null, 2);
 }
 
-/** One line per event, newest first: when, what, and the fields that matter. Tokens never appear in events. */
+/**
+ * The log is one group per button press, newest group first, each headed by its action's name; inside a group,
+ * events are newest first too. News from another tab (new tokens, sign-out) starts a group of its own, so that it
+ * does not read as part of this tab's last action.
+ */
+function startGroup(title: string) {
+  const group = document.createElement('li');
+  group.className = 'group';
+  group.dataset.title = title;
+  const heading = document.createElement('h3');
+  heading.textContent = title;
+  group.append(heading, document.createElement('ol'));
+  $<HTMLOListElement>('#events').prepend(group);
+  return group;
+}
+
+const otherTab = 'Another tab';
+
+/** One line per event: when, what, and the fields that matter. Tokens never appear in events. */
 function logEvent(event: ApiFetchEvent) {
   const li = document.createElement('li');
   li.dataset.type = event.type;
@@ -91,9 +124,17 @@ function logEvent(event: ApiFetchEvent) {
   const type = document.createElement('b');
   type.textContent = event.type;
   li.append(when, type, ` ${describe(event)}`);
-  const list = $<HTMLOListElement>('#events');
-  list.prepend(li);
-  while (list.childElementCount > 1000) list.lastElementChild?.remove();
+  const fromOtherTab = 'source' in event && event.source === 'other-tab';
+  const current = $<HTMLOListElement>('#events').firstElementChild;
+  const group =
+    fromOtherTab && current?.getAttribute('data-title') !== otherTab
+      ? startGroup(otherTab)
+      : (current ?? startGroup('Page load'));
+  group.querySelector('ol')?.prepend(li);
+  // Keep the page light: the oldest groups go first.
+  const log = $<HTMLOListElement>('#events');
+  while (log.querySelectorAll('li[data-type]').length > 1000 && log.childElementCount > 1)
+    log.lastElementChild?.remove();
 }
 
 function describe(event: ApiFetchEvent): string {
@@ -112,7 +153,7 @@ function describe(event: ApiFetchEvent): string {
     case 'retry:throttled':
       return `${target} · ${event.reason}: retries held back for ${event.origin}`;
     case 'refresh:start':
-      return `reason: ${event.reason}`;
+      return refreshReason[event.reason].long;
     case 'refresh:success':
       return `${event.durationMs} ms, attempt ${event.attempt}`;
     case 'refresh:failure':
@@ -144,9 +185,18 @@ const actions: Record<string, { title: string; run: () => Promise<unknown> }> = 
       return profile;
     },
   },
+  thirdparty: {
+    title: 'Third-party origin',
+    run: async () => {
+      const { thirdPartyUrl } = (await (await fetch(`${origin}/demo/config`)).json()) as { thirdPartyUrl: string };
+      const seen = await api.get(`${thirdPartyUrl}/pixel`).json<{ authorization: string | null }>();
+      return `${thirdPartyUrl} answered; it saw Authorization: ${seen.authorization ?? '(none)'}. The token goes to ${origin} only.`;
+    },
+  },
   admin: { title: 'Admin action', run: () => api.post('admin').json() },
+  stepup: { title: 'Transfer money (step-up)', run: () => api.post('transfer', { json: { amount: 100 } }).json() },
   burst: {
-    title: 'Burst of 50 after expiry',
+    title: 'Burst of 50 after revocation',
     run: async () => {
       // The API revokes every access token it issued: the next requests all meet a 401.
       const before = await stats();
@@ -157,6 +207,18 @@ const actions: Record<string, { title: string; run: () => Promise<unknown> }> = 
     },
   },
   flaky: { title: 'Flaky endpoint', run: () => api.get('flaky').json() },
+  outage: {
+    title: 'Outage: 20 requests',
+    run: async () => {
+      const sent = async () => (await stats()).requests['/api/outage'] ?? 0;
+      const before = await sent();
+      let failed = 0;
+      // One after another, as a page polling a dead backend would.
+      for (let i = 0; i < 20; i++) await api.get('outage').catch(() => (failed += 1));
+      const sends = (await sent()) - before;
+      return `${failed} of 20 requests failed (503), as they must. ${sends} sends: after the first retries the throttle stopped retrying, so the outage is not made worse (without it, 4 tries each: up to 80).`;
+    },
+  },
   signout: {
     title: 'Sign out',
     run: async () => {
@@ -168,7 +230,10 @@ const actions: Record<string, { title: string; run: () => Promise<unknown> }> = 
 };
 
 async function stats() {
-  return (await (await fetch(`${origin}/demo/stats`)).json()) as { refreshes: number };
+  return (await (await fetch(`${origin}/demo/stats`)).json()) as {
+    refreshes: number;
+    requests: Record<string, number>;
+  };
 }
 
 async function run(name: string) {
@@ -176,15 +241,17 @@ async function run(name: string) {
   if (!action) return;
   banner(undefined);
   timeline.reset(action.title);
-  const mark = document.createElement('li');
-  mark.className = 'action';
-  mark.textContent = action.title;
-  $<HTMLOListElement>('#events').prepend(mark);
+  startGroup(action.title);
   try {
     show(await action.run());
   } catch (error) {
     if (isForbiddenError(error)) show(`ForbiddenError (${error.code}): ${error.message}`);
-    else if (isUnauthenticatedError(error)) show(`UnauthenticatedError (${error.reason}), sent: ${error.sent}`);
+    else if (isUnauthenticatedError(error) && error.reason === 'step_up_required') {
+      show(
+        `UnauthenticatedError (step_up_required): acrValues ${JSON.stringify(error.acrValues)}, maxAge ${error.maxAge} s. ` +
+          'No refresh: a new token with the same sign-in would not help.',
+      );
+    } else if (isUnauthenticatedError(error)) show(`UnauthenticatedError (${error.reason}), sent: ${error.sent}`);
     else show(String(error));
   }
 }
@@ -202,14 +269,26 @@ $<HTMLFormElement>('#login').addEventListener('submit', async (event) => {
       username: form.get('username'),
       password: form.get('password'),
     });
+    timeline.reset('Sign in');
+    startGroup('Sign in');
     await api.auth.setTokens(toTokenSet(body));
-  } catch {
-    $<HTMLElement>('#login-reason').textContent = 'Wrong username or password.';
+  } catch (error) {
+    $<HTMLElement>('#login-reason').textContent = loginFailure(error);
     return;
   }
   $<HTMLFormElement>('#login').hidden = true;
   await run('profile');
 });
+
+/** Why the sign-in failed, in words the user can act on: a typo is not an unreachable server. */
+function loginFailure(error: unknown): string {
+  const status = (error as { status?: unknown }).status;
+  if (status === 400 || status === 401) return 'Wrong username or password.';
+  if (typeof status === 'number') return `Sign-in failed: the server answered ${status}. Try again in a moment.`;
+  // fetch rejects with a TypeError when the request never got an answer.
+  if (error instanceof TypeError) return 'Cannot reach the demo API (network error). Is `npm run demo` still running?';
+  return `Sign-in failed: ${String(error)}`;
+}
 
 /** The access token's remaining life, from the stored expiry. */
 async function tickToken() {

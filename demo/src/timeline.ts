@@ -22,10 +22,24 @@ interface Row {
   continuing: boolean;
   /** Failed fast: nothing was sent. */
   notSent?: number;
+  /** The token refresh's row (its bar turns red when it fails, so its kind cannot tell). */
+  refresh?: true;
 }
 
-const gutter = 150;
 const axis = 20;
+/** Room right of the last mark for half the last tick's label ("1.2 s"). */
+const rightMargin = 28;
+/** Width of "✕ not sent" in the chart's 11 px font, with a little air. */
+const notSentWidth = 64;
+/** The shortest span the axis shows, so that a lone instant mark does not sit at the far right of a 0–1 ms axis. */
+const minSpanMs = 20;
+
+/** Why a refresh started, in words: `rejected` means the API refused the token, not that the refresh failed. */
+export const refreshReason = {
+  expired: { short: 'refresh before expiry', long: 'the token is about to expire' },
+  rejected: { short: 'refresh after a 401', long: 'the API answered 401 to the token' },
+  manual: { short: 'forced refresh', long: 'api.auth.refresh() was called' },
+} as const;
 
 /**
  * The request timeline of the last action, drawn from `onEvent`: one row per logical request, one bar per send
@@ -124,15 +138,16 @@ export class Timeline {
       case 'refresh:start':
         this.#counts.refreshes += 1;
         this.#rows.push({
-          label: `token refresh (${event.reason})`,
+          label: refreshReason[event.reason].short,
           sends: [{ start: now, kind: 'refresh' }],
           waits: [],
           continuing: false,
+          refresh: true,
         });
         break;
       case 'refresh:success':
       case 'refresh:failure': {
-        const send = this.#rows.findLast((row) => row.sends[0]?.kind === 'refresh')?.sends[0];
+        const send = this.#rows.findLast(isRefresh)?.sends[0];
         if (send && send.end === undefined) {
           send.end = now;
           if (event.type === 'refresh:failure') send.kind = 'failed';
@@ -160,17 +175,27 @@ export class Timeline {
 
   #draw() {
     const c = this.#counts;
-    this.caption.textContent = this.#title
-      ? `${this.#title}: ${plural(c.requests, 'request')} · ${plural(c.sends, 'send')} · ${plural(c.refreshes, 'refresh')} · ${plural(c.replays, 'replay')} · ${plural(c.retries, 'retry')}`
-      : 'Press a button: its requests appear here.';
+    if (this.#rows.length === 0) {
+      // Nothing to draw (sign-out sends nothing): no empty axis, a sentence instead.
+      this.caption.textContent = this.#title
+        ? `${this.#title}: no requests were sent.`
+        : 'Press a button: its requests appear here.';
+      this.svg.removeAttribute('viewBox');
+      this.svg.setAttribute('height', '0');
+      this.svg.innerHTML = '';
+      return;
+    }
+    this.caption.textContent = `${this.#title}: ${plural(c.requests, 'request')} · ${plural(c.sends, 'send')} · ${plural(c.refreshes, 'refresh')} · ${plural(c.replays, 'replay')} · ${plural(c.retries, 'retry')}`;
     const width = Math.max(320, this.svg.clientWidth || 800);
+    // Row labels take less room on a phone, where every pixel of the chart counts.
+    const gutter = width < 560 ? 116 : 150;
     // Refreshes on top: every request below waits for them.
     const rows = [...this.#rows.filter(isRefresh), ...this.#rows.filter((r) => !isRefresh(r))];
     const rowHeight = Math.max(5, Math.min(18, 360 / Math.max(1, rows.length)));
     const height = axis + Math.max(1, rows.length) * rowHeight + 4;
     const now = this.elapsed();
     const last = Math.max(
-      1,
+      minSpanMs,
       ...rows.flatMap((r) => [
         ...r.sends.map((s) => s.end ?? now),
         ...r.waits.map((w) => w.end ?? now),
@@ -178,10 +203,11 @@ export class Timeline {
       ]),
     );
     const span = last * 1.04;
-    const x = (t: number) => gutter + (t / span) * (width - gutter - 8);
+    const x = (t: number) => gutter + (t / span) * (width - gutter - rightMargin);
     const parts: string[] = [];
 
-    for (const tick of ticks(span)) {
+    // A tick label needs about 56 px: fewer ticks on a narrow chart.
+    for (const tick of ticks(span, Math.max(2, Math.floor((width - gutter - rightMargin) / 56)))) {
       parts.push(
         `<line class="tick" x1="${x(tick)}" x2="${x(tick)}" y1="${axis - 4}" y2="${height}"/>`,
         `<text class="tick-label" x="${x(tick)}" y="${axis - 8}" text-anchor="middle">${formatMs(tick)}</text>`,
@@ -192,7 +218,7 @@ export class Timeline {
       const mid = y + rowHeight / 2;
       if (rowHeight >= 10 || isRefresh(row)) {
         parts.push(
-          `<text class="row-label" x="${gutter - 6}" y="${mid + 4}" text-anchor="end">${escapeXml(row.label)}</text>`,
+          `<text class="row-label" x="${gutter - 6}" y="${mid + 4}" text-anchor="end">${escapeXml(fitLabel(row.label, gutter - 8))}<title>${escapeXml(row.label)}</title></text>`,
         );
       }
       for (const wait of row.waits) {
@@ -209,8 +235,11 @@ export class Timeline {
         );
       }
       if (row.notSent !== undefined) {
+        // Right of the instant it failed, or left of it when the text would run off the chart.
+        const at = x(row.notSent);
+        const fits = at + 2 + notSentWidth <= width;
         parts.push(
-          `<text class="not-sent" data-kind="not-sent" x="${x(row.notSent) + 2}" y="${mid + 4}">\u2715 not sent</text>`,
+          `<text class="not-sent" data-kind="not-sent" x="${fits ? at + 2 : at - 2}" y="${mid + 4}" text-anchor="${fits ? 'start' : 'end'}">\u2715 not sent</text>`,
         );
       }
     });
@@ -229,22 +258,28 @@ export class Timeline {
   }
 }
 
-/** A path for our own origin, the full URL for others. */
+/** A path for our own origin, host and path for others. */
 export function shortUrl(url: string): string {
   const parsed = new URL(url, window.location.href);
-  return parsed.origin === window.location.origin ? parsed.pathname : `${parsed.origin}${parsed.pathname}`;
+  return parsed.origin === window.location.origin ? parsed.pathname : `${parsed.host}${parsed.pathname}`;
 }
 
-const isRefresh = (row: Row) => row.sends[0]?.kind === 'refresh' || row.label.startsWith('token refresh');
+/** A row label cut from the left to fit `px` of the 11 px font (the end of a URL tells most). */
+function fitLabel(label: string, px: number): string {
+  const most = Math.floor(px / 6.2);
+  return label.length <= most ? label : `\u2026${label.slice(label.length - most + 1)}`;
+}
+
+const isRefresh = (row: Row) => row.refresh === true;
 
 function plural(n: number, word: 'request' | 'send' | 'refresh' | 'replay' | 'retry'): string {
   const many = { request: 'requests', send: 'sends', refresh: 'refreshes', replay: 'replays', retry: 'retries' };
   return `${n} ${n === 1 ? word : many[word]}`;
 }
 
-function ticks(span: number): number[] {
+function ticks(span: number, most: number): number[] {
   const steps = [1, 2, 5, 10, 20, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000];
-  const step = steps.find((s) => span / s <= 8) ?? 120_000;
+  const step = steps.find((s) => span / s <= most) ?? 120_000;
   return Array.from({ length: Math.floor(span / step) + 1 }, (_, i) => i * step);
 }
 

@@ -22,7 +22,15 @@ export interface ProxyCredentialsContext {
  * Proxy credentials: a username and password (sent as `Basic`, UTF-8), a whole `Proxy-Authorization` value
  * (`Negotiate …`, `Bearer …`), or `null` to give up.
  */
-export type ProxyCredentials = { username: string; password: string } | string | null;
+export type ProxyCredentials =
+  | {
+      /** Sent as Basic. */
+      username: string;
+      /** Sent as Basic; never appears in errors, events or logs. */
+      password: string;
+    }
+  | string
+  | null;
 
 /** Options of `createProxyFetch`. */
 export interface CreateProxyFetchOptions {

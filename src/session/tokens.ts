@@ -19,8 +19,11 @@ type MaybePromise<T> = T | Promise<T>;
 
 /** Where tokens live. Methods may be sync or async; a store that throws never breaks a request. */
 export interface TokenStore {
+  /** The stored tokens, or nothing when signed out. */
   get(): MaybePromise<TokenSet | null | undefined>;
+  /** Replace the stored tokens. */
   set(tokens: TokenSet): MaybePromise<void>;
+  /** Forget the tokens (sign-out). */
   clear(): MaybePromise<void>;
   /** Optional: a key that names this store, so tabs sharing it can coordinate (Web Locks, BroadcastChannel). */
   readonly key?: string;
