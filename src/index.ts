@@ -12,7 +12,7 @@ export {
   SchemaValidationError,
   TimeoutError,
 } from 'ky';
-export type { AuthSession, MaybeToken } from './auth/session.js';
+export type { MaybeToken } from './auth/session.js';
 export {
   type BearerChallenge,
   bearerChallenge,

@@ -135,8 +135,9 @@ export interface RetryOptions {
 
 /** What `retry.shouldRetry` is asked about. */
 export interface RetryContext {
-  /** The failed request: method, and URL without its query. */
+  /** The failed request's method. */
   method: string;
+  /** The failed request's URL, without its query. */
   url: string;
   /** The HTTP status, or undefined for a network error or a timeout. */
   status: number | undefined;

@@ -1,11 +1,23 @@
 import type { TokenSet } from './tokens.js';
 
-/** What one holder of a token session tells the others. */
-export type CoordinationMessage = { type: 'tokens'; tokens: TokenSet } | { type: 'signed-out' };
+/** What one holder of a token session tells the others: new tokens, or a sign-out. */
+export type CoordinationMessage =
+  | {
+      /** New tokens (a refresh, or `setTokens`). */
+      type: 'tokens';
+      /** The tokens to adopt. */
+      tokens: TokenSet;
+    }
+  | {
+      /** The session was signed out (`clear`, or a refused refresh). */
+      type: 'signed-out';
+    };
 
 /** The state that decides "refresh or reuse", read and written only while holding the lock. */
 export interface SharedState {
+  /** The latest tokens any holder wrote, or undefined. */
   read(): Promise<TokenSet | undefined>;
+  /** Record new tokens (undefined: signed out); resolves once the next lock holder can read them. */
   write(tokens: TokenSet | undefined): Promise<void>;
 }
 

@@ -65,7 +65,12 @@ export function indexedDbState(factory: IDBFactory, key: string): SharedState {
  * the `coordination:fallback` event.
  * @example createTokenSession({ store: storageTokenStore(localStorage, 'tokens'), coordination: tabCoordination('tokens'), refresh })
  */
-export function tabCoordination(key: string, apis: TabApis = browserTabApis()): Coordination {
+export function tabCoordination(key: string): Coordination {
+  return tabCoordinationWith(key, browserTabApis());
+}
+
+/** `tabCoordination` over the given APIs (injectable for tests). */
+export function tabCoordinationWith(key: string, apis: TabApis): Coordination {
   const missing = missingTabApis(apis);
   if (missing.length > 0) return { lock: (fn) => fn(), post() {}, listen() {}, missing };
   return createCoordinator(key, apis);
