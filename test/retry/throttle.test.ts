@@ -1,23 +1,36 @@
 import { describe, expect, it } from 'vitest';
+import { createApiFetch } from '../../src/index.js';
 import { createThrottleRegistry, RetryThrottle } from '../../src/retry/throttle.js';
 
 /**
- * One logical request the way the retry layer runs it: every failed send costs a token (the first attempt
- * included), a success earns `tokenRatio`, and a retry is sent only while the throttle allows it.
+ * A client over an in-memory API that answers 200 while `healthy()` says so and 503 otherwise; retries are instant.
+ * `request()` runs one logical request through the real retry layer and reports its sends.
  */
-function logicalRequest(throttle: RetryThrottle, healthy: () => boolean, limit = 2): { sends: number; ok: boolean } {
+function clientOver(healthy: () => boolean) {
   let sends = 0;
-  for (let attempt = 0; attempt <= limit; attempt++) {
-    sends++;
-    if (healthy()) {
-      throttle.onSuccess();
-      return { sends, ok: true };
-    }
-    throttle.onFailure();
-    if (!throttle.allowRetry()) break;
-  }
-  return { sends, ok: false };
+  const api = createApiFetch({
+    baseUrl: 'https://api.example.test',
+    retry: { limit: 2, baseDelayMs: 0, random: () => 0 },
+    fetch: async () => {
+      sends += 1;
+      return new Response(null, { status: healthy() ? 200 : 503 });
+    },
+  });
+  return async () => {
+    const before = sends;
+    const ok = await api.get('x').then(
+      () => true,
+      () => false,
+    );
+    return { ok, sends: sends - before };
+  };
 }
+
+const run = async (n: number, request: () => Promise<{ ok: boolean; sends: number }>) => {
+  const results: { ok: boolean; sends: number }[] = [];
+  for (let i = 0; i < n; i++) results.push(await request());
+  return results;
+};
 
 describe('RetryThrottle (gRPC retry throttling)', () => {
   it('starts full, loses a token per failure, earns tokenRatio per success, allows retries above half', () => {
@@ -55,50 +68,45 @@ describe('RetryThrottle (gRPC retry throttling)', () => {
     expect(t.allowRetry()).toBe(true);
   });
 
-  it('a quiet client keeps its retry for a blip', () => {
-    const throttle = new RetryThrottle();
-    // One request a minute for an hour; each 10th one hits a single failed send before the server answers.
-    let outcomes = 0;
-    for (let i = 0; i < 60; i++) {
-      let blip = i % 10 === 0;
-      const { ok, sends } = logicalRequest(throttle, () => {
-        if (blip) {
-          blip = false;
-          return false;
-        }
-        return true;
-      });
-      expect(ok).toBe(true);
-      outcomes += sends;
+  it('a quiet client keeps its retry for a blip', async () => {
+    // One request at a time, 60 of them; each 10th one meets a single failed send before the server answers.
+    let i = 0;
+    let blip = false;
+    const request = clientOver(() => {
+      if (blip) {
+        blip = false;
+        return false;
+      }
+      return true;
+    });
+    const results: { ok: boolean; sends: number }[] = [];
+    for (; i < 60; i++) {
+      blip = i % 10 === 0;
+      results.push(await request());
     }
-    expect(outcomes).toBe(66);
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(results.reduce((n, r) => n + r.sends, 0)).toBe(66);
   });
 
-  it('a storm is cut: tokens drain in an outage, retries stop, and refill after recovery', () => {
-    const throttle = new RetryThrottle();
+  it('a storm is cut: in an outage retries stop within a few failures, and resume after recovery', async () => {
     let healthy = false;
-    let sends = 0;
-    const outage = Array.from({ length: 1000 }, () => logicalRequest(throttle, () => healthy));
-    sends = outage.reduce((n, r) => n + r.sends, 0);
+    const request = clientOver(() => healthy);
+    const outage = await run(1000, request);
     expect(outage.every((r) => !r.ok)).toBe(true);
-    expect(throttle.tokens).toBe(0);
-    expect(throttle.allowRetry()).toBe(false);
-    // Without the throttle, limit 2 would send 3,000; with it, only the first few requests retry.
-    expect(sends / 1000).toBeLessThan(1.01);
-
+    // Without the throttle, limit 2 would send 3,000: the bucket (10 tokens, retries above half) allows 3 retries.
+    expect(outage.reduce((n, r) => n + r.sends, 0)).toBe(1003);
     healthy = true;
-    const recovery = Array.from({ length: 60 }, () => logicalRequest(throttle, () => healthy));
+    const recovery = await run(60, request);
     expect(recovery.every((r) => r.ok && r.sends === 1)).toBe(true);
-    expect(throttle.tokens).toBeCloseTo(6);
-    expect(throttle.allowRetry()).toBe(true);
   });
 
-  it('in a partial outage (every other send fails) the bucket settles low and retries mostly stop', () => {
-    const throttle = new RetryThrottle();
+  it('in a partial outage (every other send fails) the bucket settles low and retries mostly stop', async () => {
     let n = 0;
-    const results = Array.from({ length: 1000 }, () => logicalRequest(throttle, () => n++ % 2 === 0));
+    const results = await run(
+      1000,
+      clientOver(() => n++ % 2 === 0),
+    );
     const sends = results.reduce((s, r) => s + r.sends, 0);
-    expect(throttle.allowRetry()).toBe(false);
     expect(sends / 1000).toBeLessThan(1.1);
   });
 });

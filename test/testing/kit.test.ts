@@ -279,7 +279,18 @@ describe('failNext()', () => {
 
   it('rejects a count that is not a whole number', () => {
     expect(() => mock.failNext(-1)).toThrow(RangeError);
+    expect(() => mock.failNext(1.5)).toThrow(RangeError);
+    expect(() => mock.failNext(Number.NaN)).toThrow(RangeError);
+  });
+
+  it('failNext(0) fails nothing', async () => {
     mock.failNext(0);
+    const response = await fetch(`${baseUrl}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'password', username: 'ada', password: 'pw' }),
+    });
+    expect(response.status).toBe(200);
   });
 });
 
@@ -290,7 +301,8 @@ describe('CORS', () => {
     expect(response.headers.get('access-control-allow-methods')).toContain('PUT');
     expect(response.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('authorization');
     expect(response.headers.get('access-control-max-age')).toBe('600');
-    expect(mock.stats.preflights).toBeGreaterThanOrEqual(1);
+    // happy-dom sends a preflight of its own before an OPTIONS request to another origin; Node does not.
+    expect(mock.stats.preflights).toBe(typeof document === 'undefined' ? 1 : 2);
     expect(mock.stats.requests).toEqual({});
     expect(mock.stats.statuses).toEqual({});
   });
