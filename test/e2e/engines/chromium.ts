@@ -1,0 +1,44 @@
+import { chromium as playwright } from 'playwright-core';
+import { type Engine, firstExisting } from './engine.js';
+
+const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium'];
+
+/** Debian's Chromium over playwright-core (never Playwright's own browser download). */
+export const chromium: Engine = {
+  name: 'chromium',
+  missing: () =>
+    firstExisting(candidates) ? undefined : 'Chromium not found at /usr/bin/chromium (apt-get install chromium)',
+  async launch() {
+    const browser = await playwright.launch({
+      executablePath: firstExisting(candidates)!,
+      headless: true,
+      // No background networking: the network here is closed and Chromium would keep dialling out.
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    // One context, so that the windows share storage as one user's tabs do.
+    const context = await browser.newContext();
+    return {
+      version: `Chromium ${browser.version()}`,
+      async open(url) {
+        const page = await context.newPage();
+        await page.goto(url);
+        return {
+          evaluate: (fn, arg) => page.evaluate(fn, arg as never),
+          screenshot: async (path) => {
+            await page.screenshot({ path, fullPage: true });
+          },
+          close: () => page.close(),
+        };
+      },
+      close: () => browser.close(),
+    };
+  },
+};
