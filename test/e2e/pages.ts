@@ -70,7 +70,7 @@ window.scenario = async () => {
   mock.failNext(2, { status: 503 });
   out.flaky = await api.get('me').json();
   mock.failNext(1, { network: true });
-  out.dropped = await api.get('me').json();
+  out.dropped = await api.get('me').json().catch((e) => e.name + ': ' + e.message);
   mock.revoke();
   out.revoked = await api.get('me').then(() => 'ok', (e) => e.reason);
   out.signedOut = signedOut;
