@@ -13,8 +13,11 @@ export const engines: Engine[] = process.env.E2E_ENGINE
   ? all.filter((engine) => engine.name === process.env.E2E_ENGINE)
   : all;
 
-/** In CI an engine that cannot start fails the run; elsewhere a missing browser skips its tests, visibly. */
-const inCi = Boolean(process.env.CI);
+/**
+ * In CI (`CI`, or `E2E_REQUIRE_ENGINES` as .ci/run sets it) an engine that cannot start fails the run; elsewhere a
+ * missing browser skips its tests, visibly.
+ */
+const inCi = Boolean(process.env.CI || process.env.E2E_REQUIRE_ENGINES);
 
 /**
  * `describe` once per engine. A missing browser skips that engine's block with the reason in its title, except in
