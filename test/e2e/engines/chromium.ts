@@ -1,5 +1,5 @@
 import { chromium as playwright } from 'playwright-core';
-import { type Engine, firstExisting } from './engine.js';
+import { type Engine, firstExisting, openPage } from './engine.js';
 
 const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium'];
 
@@ -27,17 +27,7 @@ export const chromium: Engine = {
     const context = await browser.newContext();
     return {
       version: `Chromium ${browser.version()}`,
-      async open(url) {
-        const page = await context.newPage();
-        await page.goto(url);
-        return {
-          evaluate: (fn, arg) => page.evaluate(fn, arg as never),
-          screenshot: async (path) => {
-            await page.screenshot({ path, fullPage: true });
-          },
-          close: () => page.close(),
-        };
-      },
+      open: (url) => openPage(() => context.newPage(), url),
       close: () => browser.close(),
     };
   },

@@ -31,6 +31,30 @@ export interface Engine {
   launch(): Promise<EngineBrowser>;
 }
 
+/** What a Playwright page and a Puppeteer page both offer, so that both become an `EngineWindow` one way. */
+interface ScriptablePage {
+  // Their own signatures differ (overloads, rest parameters); both take a function and one argument.
+  evaluate: (...args: never[]) => Promise<unknown>;
+  screenshot(options: { path: string; fullPage: boolean }): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/** Open `url` in a page that `newPage` makes and wait for its load event. */
+export async function openPage(
+  newPage: () => Promise<ScriptablePage & { goto(url: string): Promise<unknown> }>,
+  url: string,
+): Promise<EngineWindow> {
+  const page = await newPage();
+  await page.goto(url);
+  return {
+    evaluate: (fn, arg) => page.evaluate(fn as never, arg as never) as never,
+    screenshot: async (path) => {
+      await page.screenshot({ path, fullPage: true });
+    },
+    close: () => page.close(),
+  };
+}
+
 /** The first program of `paths` that exists. */
 export const firstExisting = (paths: (string | undefined)[]) =>
   paths.find((path): path is string => path !== undefined && existsSync(path));

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import puppeteer from 'puppeteer-core';
-import { type Engine, firstExisting, once, start, waitForOutput } from './engine.js';
+import { type Engine, firstExisting, once, openPage, start, waitForOutput } from './engine.js';
 
 const candidates = [process.env.FIREFOX_PATH, '/usr/bin/firefox-esr', '/usr/bin/firefox'];
 
@@ -43,17 +43,7 @@ export const firefox: Engine = {
       const browser = await puppeteer.connect({ browserWSEndpoint: `${endpoint}/session`, protocol: 'webDriverBiDi' });
       return {
         version: `Firefox ${(await browser.version()).replace(/^firefox\//, '')}`,
-        async open(url) {
-          const page = await browser.newPage({ type: 'window' });
-          await page.goto(url);
-          return {
-            evaluate: (fn, arg) => page.evaluate(fn, arg as never),
-            screenshot: async (path) => {
-              await page.screenshot({ path, fullPage: true });
-            },
-            close: () => page.close(),
-          };
-        },
+        open: (url) => openPage(() => browser.newPage({ type: 'window' }), url),
         close: once(async () => {
           await browser.close().catch(() => {});
           await firefoxProcess.stop();
