@@ -66,6 +66,8 @@ export default defineConfig({
           include: ['test/e2e/**/*.e2e.test.ts'],
           env: { E2E_ENGINE: engine },
           sequence: { groupOrder: i + 1 },
+          // A page answers a poll over a driver round trip (WebDriver: HTTP): poll less often, give up later.
+          expect: { poll: { timeout: 10_000, interval: 100 } },
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
