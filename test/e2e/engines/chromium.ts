@@ -1,16 +1,15 @@
 import { chromium as playwright } from 'playwright-core';
-import { type Engine, firstExisting, openPage } from './engine.js';
+import { type Engine, openPage, program } from './engine.js';
 
-const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium'];
+const chromiumProgram = () => program('CHROMIUM_PATH', ['/usr/bin/chromium'], 'apt-get install chromium');
 
 /** Debian's Chromium over playwright-core (never Playwright's own browser download). */
 export const chromium: Engine = {
   name: 'chromium',
-  missing: () =>
-    firstExisting(candidates) ? undefined : 'Chromium not found at /usr/bin/chromium (apt-get install chromium)',
+  missing: () => chromiumProgram().missing,
   async launch() {
     const browser = await playwright.launch({
-      executablePath: firstExisting(candidates)!,
+      executablePath: chromiumProgram().path,
       headless: true,
       // No background networking: the network here is closed and Chromium would keep dialling out.
       args: [

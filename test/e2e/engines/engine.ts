@@ -55,9 +55,14 @@ export async function openPage(
   };
 }
 
-/** The first program of `paths` that exists. */
-export const firstExisting = (paths: (string | undefined)[]) =>
-  paths.find((path): path is string => path !== undefined && existsSync(path));
+/** A program to start: the path in the environment variable `envName` when set, else the first of `defaults`. */
+export function program(envName: string, defaults: string[], install: string): { path: string; missing?: string } {
+  const override = process.env[envName];
+  const paths = override ? [override] : defaults;
+  const path = paths.find((candidate) => existsSync(candidate));
+  if (path) return { path };
+  return { path: '', missing: `${paths.join(' or ')} not found (${override ? `set by ${envName}` : install})` };
+}
 
 /** A free TCP port on loopback (for programs that cannot be told to pick one and report it). */
 export function freePort(): Promise<number> {

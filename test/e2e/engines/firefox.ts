@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import puppeteer from 'puppeteer-core';
-import { type Engine, firstExisting, once, openPage, start, waitForOutput } from './engine.js';
+import { type Engine, once, openPage, program, start, waitForOutput } from './engine.js';
 
-const candidates = [process.env.FIREFOX_PATH, '/usr/bin/firefox-esr', '/usr/bin/firefox'];
+const firefoxProgram = () =>
+  program('FIREFOX_PATH', ['/usr/bin/firefox-esr', '/usr/bin/firefox'], 'apt-get install firefox-esr');
 
 /**
  * Debian's Firefox ESR, started here with a temporary profile and driven by puppeteer-core over WebDriver BiDi.
@@ -13,8 +14,7 @@ const candidates = [process.env.FIREFOX_PATH, '/usr/bin/firefox-esr', '/usr/bin/
  */
 export const firefox: Engine = {
   name: 'firefox',
-  missing: () =>
-    firstExisting(candidates) ? undefined : 'Firefox not found at /usr/bin/firefox-esr (apt-get install firefox-esr)',
+  missing: () => firefoxProgram().missing,
   async launch() {
     const profile = mkdtempSync(join(tmpdir(), 'apifetch-e2e-firefox-'));
     // Firefox applies its recommended automation prefs itself; these only keep a fresh profile quiet.
@@ -30,7 +30,7 @@ export const firefox: Engine = {
     );
     const removeProfile = () => rmSync(profile, { recursive: true, force: true });
     // Port 0: Firefox picks a free port and prints the address it listens on.
-    const firefoxProcess = start(firstExisting(candidates)!, [
+    const firefoxProcess = start(firefoxProgram().path, [
       '--headless',
       '--no-remote',
       '--profile',

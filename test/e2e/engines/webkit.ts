@@ -4,18 +4,21 @@ import { join } from 'node:path';
 import {
   type Engine,
   type EngineWindow,
-  firstExisting,
   freePort,
   once,
+  program,
   type Started,
   start,
   waitForOutput,
 } from './engine.js';
 
 const triplet = process.arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
-const miniBrowsers = [process.env.MINIBROWSER_PATH, `/usr/lib/${triplet}/webkit2gtk-4.1/MiniBrowser`];
-const drivers = [process.env.WEBKIT_WEBDRIVER_PATH, '/usr/bin/WebKitWebDriver'];
-const xvfbs = [process.env.XVFB_PATH, '/usr/bin/Xvfb'];
+// MiniBrowser ships with libwebkit2gtk-4.1-0, which webkit2gtk-driver depends on.
+const miniBrowser = () =>
+  program('MINIBROWSER_PATH', [`/usr/lib/${triplet}/webkit2gtk-4.1/MiniBrowser`], 'apt-get install webkit2gtk-driver');
+const driver = () =>
+  program('WEBKIT_WEBDRIVER_PATH', ['/usr/bin/WebKitWebDriver'], 'apt-get install webkit2gtk-driver');
+const xvfbProgram = () => program('XVFB_PATH', ['/usr/bin/Xvfb'], 'apt-get install xvfb');
 
 /** Stop what was started, last first. */
 async function stopAll(started: Started[], dir: string) {
@@ -29,24 +32,15 @@ async function stopAll(started: Started[], dir: string) {
  */
 export const webkit: Engine = {
   name: 'webkit',
-  missing() {
-    if (!firstExisting(miniBrowsers)) return 'MiniBrowser not found (apt-get install libwebkit2gtk-4.1-0)';
-    if (!firstExisting(drivers)) return 'WebKitWebDriver not found (apt-get install webkit2gtk-driver)';
-    if (!firstExisting(xvfbs)) return 'Xvfb not found (apt-get install xvfb)';
-    return undefined;
-  },
+  missing: () => driver().missing ?? miniBrowser().missing ?? xvfbProgram().missing,
   async launch() {
     const dir = mkdtempSync(join(tmpdir(), 'apifetch-e2e-webkit-'));
     const started: Started[] = [];
     try {
       // -displayfd: Xvfb takes the first free display number and writes it to fd 3 once it accepts clients.
-      const xvfb = start(
-        firstExisting(xvfbs)!,
-        ['-displayfd', '3', '-screen', '0', '1280x1024x24', '-nolisten', 'tcp'],
-        {
-          extraFd: true,
-        },
-      );
+      const xvfb = start(xvfbProgram().path, ['-displayfd', '3', '-screen', '0', '1280x1024x24', '-nolisten', 'tcp'], {
+        extraFd: true,
+      });
       started.push(xvfb);
       const [, display] = await waitForOutput(xvfb, /^(\d+)\n/, 15_000, xvfb.child.stdio[3] as NodeJS.ReadableStream);
       const env = { ...process.env, DISPLAY: `:${display}`, HOME: dir, XDG_CACHE_HOME: dir, XDG_DATA_HOME: dir };
@@ -54,13 +48,13 @@ export const webkit: Engine = {
       let base = '';
       for (let attempt = 1; !base; attempt++) {
         const port = await freePort();
-        const driver = start(firstExisting(drivers)!, [`--port=${port}`, '--host=127.0.0.1'], { env });
-        started.push(driver);
-        const ready = await waitForStatus(`http://127.0.0.1:${port}`, driver);
+        const webDriver = start(driver().path, [`--port=${port}`, '--host=127.0.0.1'], { env });
+        started.push(webDriver);
+        const ready = await waitForStatus(`http://127.0.0.1:${port}`, webDriver);
         if (ready) base = `http://127.0.0.1:${port}`;
         else {
-          await driver.stop();
-          if (attempt === 3) throw new Error(`WebKitWebDriver did not start:\n${driver.output()}`);
+          await webDriver.stop();
+          if (attempt === 3) throw new Error(`WebKitWebDriver did not start:\n${webDriver.output()}`);
         }
       }
       return await connect(base, () => stopAll(started, dir));
@@ -100,7 +94,7 @@ async function connect(base: string, stop: () => Promise<void>) {
   const session = (await command('POST', '/session', {
     capabilities: {
       alwaysMatch: {
-        'webkitgtk:browserOptions': { binary: firstExisting(miniBrowsers), args: ['--automation'] },
+        'webkitgtk:browserOptions': { binary: miniBrowser().path, args: ['--automation'] },
       },
     },
   })) as { sessionId: string; capabilities: { browserName: string; browserVersion: string } };
