@@ -58,17 +58,23 @@ export default defineConfig({
           exclude: ['test/e2e/**', 'test/**/*.node.test.ts'],
         },
       },
-      {
+      // The browser tests, once per engine (test/e2e/engines): Chromium, Firefox ESR and WebKitGTK, from Debian.
+      // One engine at a time, after the unit tests (groupOrder), so each engine's time is its own and two
+      // cores are not shared by three browsers. `vitest run --project 'e2e-*'` runs all three.
+      ...(['chromium', 'firefox', 'webkit'] as const).map((engine, i) => ({
         extends: true,
         test: {
-          name: 'e2e',
+          name: `e2e-${engine}`,
           environment: 'node',
-          // Real Chromium (Web Locks, BroadcastChannel, the demo); skipped where Chromium is not installed.
           include: ['test/e2e/**/*.e2e.test.ts'],
+          env: { E2E_ENGINE: engine },
+          sequence: { groupOrder: i + 1 },
+          // A page answers a poll over a driver round trip (WebDriver: HTTP): poll less often, give up later.
+          expect: { poll: { timeout: 10_000, interval: 100 } },
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
-      },
+      })),
     ],
   },
 });

@@ -1,11 +1,10 @@
 import { mkdirSync } from 'node:fs';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
 // @ts-expect-error: the demo is plain JavaScript
 import { buildDemo, demoDist } from '../../demo/build.mjs';
 // @ts-expect-error: the demo is plain JavaScript
 import { startDemoServer } from '../../demo/server.mjs';
-import { chromiumPath, hasChromium, launchChromium } from './browser.js';
+import { describeEngines, type EngineBrowser, type EngineWindow, launch } from './engines/index.js';
 
 interface DemoServer {
   url: string;
@@ -18,39 +17,51 @@ interface DemoServer {
   close(): Promise<void>;
 }
 
-describe.skipIf(!hasChromium)(`demo SPA in Chromium (needs ${chromiumPath}; skipped without it)`, () => {
-  let browser: Browser;
-  let server: DemoServer;
+/** A demo API and SPA on a new port: a new origin, so each test starts signed out. */
+async function startDemo(): Promise<DemoServer> {
+  const server: DemoServer = await startDemoServer({ staticDir: demoDist });
+  onTestFinished(() => server.close());
+  return server;
+}
+
+// What the test does in the page, through the one call every engine's driver has: evaluate.
+const click = (window: EngineWindow, action: string) =>
+  window.evaluate((a) => document.querySelector<HTMLElement>(`[data-action="${a}"]`)!.click(), action);
+const textOf = (window: EngineWindow, selector: string) =>
+  window.evaluate((s) => document.querySelector(s)?.textContent ?? '', selector);
+const count = (window: EngineWindow, selector: string) =>
+  window.evaluate((s) => document.querySelectorAll(s).length, selector);
+const waitForText = (window: EngineWindow, selector: string, text: string, timeout = 10_000) =>
+  expect.poll(() => textOf(window, selector), { timeout }).toContain(text);
+const waitFor = (window: EngineWindow, selector: string) =>
+  expect.poll(() => count(window, selector), { timeout: 10_000 }).toBeGreaterThan(0);
+const events = (window: EngineWindow, type: string) => count(window, `#events li[data-type="${type}"]`);
+
+describeEngines('demo SPA', (engine) => {
+  let browser: EngineBrowser;
 
   beforeAll(async () => {
     await buildDemo();
-    server = await startDemoServer({ staticDir: demoDist });
-    browser = await launchChromium();
+    browser = await launch(engine);
   }, 60_000);
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => browser?.close());
 
-  const click = (page: Page, action: string) => page.click(`[data-action="${action}"]`);
-  const textOf = async (page: Page, selector: string) => (await page.textContent(selector)) ?? '';
-  const waitForText = (page: Page, selector: string, text: string, timeout = 10_000) =>
-    page.waitForFunction(
-      ([sel, t]) => document.querySelector(sel as string)?.textContent?.includes(t as string) ?? false,
-      [selector, text],
-      { timeout },
-    );
-  const events = (page: Page, type: string) => page.locator(`#events li[data-type="${type}"]`);
-  const signIn = async (page: Page) => {
-    await page.goto(server.url);
-    await page.waitForSelector('#login:not([hidden])');
-    await page.click('#login button[type=submit]');
-    await waitForText(page, '#who', 'signed in as alice');
-  };
+  async function open(server: DemoServer) {
+    const window = await browser.open(server.url);
+    onTestFinished(() => window.close());
+    return window;
+  }
+  async function signIn(server: DemoServer) {
+    const window = await open(server);
+    await waitFor(window, '#login:not([hidden])');
+    await window.evaluate(() => document.querySelector<HTMLElement>('#login button[type=submit]')!.click());
+    await waitForText(window, '#who', 'signed in as alice');
+    return window;
+  }
 
   it('signs in, loads the profile, is denied admin, bursts with one refresh, rides out a flaky endpoint, signs out', async () => {
-    const page = await browser.newPage();
-    await signIn(page);
+    const server = await startDemo();
+    const page = await signIn(server);
     expect(await textOf(page, '#token')).toMatch(/access token expires in 1[45] s/);
     expect(await textOf(page, '#events')).toContain('GET /api/profile · attempt 1 · Bearer token');
 
@@ -62,7 +73,7 @@ describe.skipIf(!hasChromium)(`demo SPA in Chromium (needs ${chromiumPath}; skip
       .toBe('Load profile: 1 request · 1 send · 0 refreshes · 0 replays · 0 retries');
 
     await click(page, 'admin');
-    await page.waitForSelector('#banner:not([hidden])');
+    await waitFor(page, '#banner:not([hidden])');
     expect(await textOf(page, '#banner')).toBe('Access denied: this needs the admin scope.');
     expect(await textOf(page, '#result')).toContain('ForbiddenError (ERR_FORBIDDEN)');
     expect(await textOf(page, '#events li[data-type="forbidden"]')).toContain('POST /api/admin · needs admin');
@@ -71,44 +82,41 @@ describe.skipIf(!hasChromium)(`demo SPA in Chromium (needs ${chromiumPath}; skip
     await click(page, 'burst');
     await waitForText(page, '#result', '50 requests succeeded; the token endpoint saw 1 refresh.');
     expect(server.stats.refreshes - before).toBe(1);
-    expect(await events(page, 'replay').count()).toBe(50);
-    expect(await events(page, 'refresh:success').count()).toBe(1);
-    // The timeline draws on the next animation frame, after the result text.
+    expect(await events(page, 'replay')).toBe(50);
+    expect(await events(page, 'refresh:success')).toBe(1);
     await expect
       .poll(() => textOf(page, '#timeline-summary'))
       .toBe('Burst of 50 after revocation: 50 requests · 100 sends · 1 refresh · 50 replays · 0 retries');
     // The log's newest group is the burst, headed by its name, and holds the burst's events.
-    const newest = page.locator('#events > li.group').first();
-    expect(await newest.locator('h3').textContent()).toBe('Burst of 50 after revocation');
-    expect(await newest.locator('li[data-type="replay"]').count()).toBe(50);
+    expect(await textOf(page, '#events > li.group:first-child h3')).toBe('Burst of 50 after revocation');
+    expect(await count(page, '#events > li.group:first-child li[data-type="replay"]')).toBe(50);
     expect(await textOf(page, '#events li[data-type="refresh:start"]')).toContain('the API answered 401 to the token');
     await expect.poll(() => textOf(page, '#timeline')).toContain('refresh after a 401');
     // One row per request: a purple 401 bar, the wait for the refresh, a green replay; and the refresh row.
-    await expect.poll(() => page.locator('#timeline rect[data-kind="replayed"]').count()).toBe(50);
-    await expect.poll(() => page.locator('#timeline rect[data-kind="ok"]').count()).toBe(50);
-    await expect.poll(() => page.locator('#timeline rect[data-kind="refresh"]').count()).toBe(1);
+    await expect.poll(() => count(page, '#timeline rect[data-kind="replayed"]')).toBe(50);
+    await expect.poll(() => count(page, '#timeline rect[data-kind="ok"]')).toBe(50);
+    await expect.poll(() => count(page, '#timeline rect[data-kind="refresh"]')).toBe(1);
     mkdirSync('test-results', { recursive: true });
-    await page.screenshot({ path: 'test-results/demo.png', fullPage: true });
+    await page.screenshot(`test-results/demo-${engine.name}.png`);
 
     await click(page, 'flaky');
     await waitForText(page, '#result', '"ok": true', 15_000);
-    expect(await events(page, 'retry').count()).toBe(2);
+    expect(await events(page, 'retry')).toBe(2);
     expect(await textOf(page, '#events')).toContain('after 429, waiting');
     expect(await textOf(page, '#events')).toContain('(Retry-After 1000 ms)');
-    await expect.poll(() => page.locator('#timeline rect[data-kind="retried"]').count()).toBe(2);
-    await expect.poll(() => page.locator('#timeline line.wait').count()).toBe(2);
-
-    await page.screenshot({ path: 'test-results/demo-flaky.png', fullPage: true });
+    await expect.poll(() => count(page, '#timeline rect[data-kind="retried"]')).toBe(2);
+    await expect.poll(() => count(page, '#timeline line.wait')).toBe(2);
+    await page.screenshot(`test-results/demo-flaky-${engine.name}.png`);
 
     await click(page, 'signout');
-    await page.waitForSelector('#login:not([hidden])');
+    await waitFor(page, '#login:not([hidden])');
     // Sign-out sends nothing: a sentence, not an empty axis.
     await expect.poll(() => textOf(page, '#timeline-summary')).toBe('Sign out: no requests were sent.');
-    expect(await page.locator('#timeline line, #timeline text').count()).toBe(0);
+    expect(await count(page, '#timeline line, #timeline text')).toBe(0);
     await click(page, 'profile');
     await waitForText(page, '#result', 'UnauthenticatedError (signed_out), sent: false');
     expect(await textOf(page, '#login-reason')).toContain('signed_out');
-    await expect.poll(() => page.locator('#timeline [data-kind="not-sent"]').count()).toBe(1);
+    await expect.poll(() => count(page, '#timeline [data-kind="not-sent"]')).toBe(1);
     // Every mark and label lies inside the chart: nothing is clipped at its right edge.
     const overflow = await page.evaluate(() => {
       const svg = document.querySelector<SVGSVGElement>('#timeline')!;
@@ -119,23 +127,20 @@ describe.skipIf(!hasChromium)(`demo SPA in Chromium (needs ${chromiumPath}; skip
     });
     expect(overflow).toBeLessThanOrEqual(0);
     expect(server.stats.reuseDetected).toBe(0);
-    await page.close();
   }, 60_000);
 
-  it('two tabs share one session: a refresh in one reaches the other, and sign-out in one signs both out', async () => {
-    const context: BrowserContext = await browser.newContext();
-    const first = await context.newPage();
-    await signIn(first);
-    const second = await context.newPage();
-    await second.goto(server.url);
+  it('two windows share one session: a refresh in one reaches the other, and sign-out in one signs both out', async () => {
+    const server = await startDemo();
+    const first = await signIn(server);
+    const second = await open(server);
     await waitForText(second, '#who', 'signed in as alice');
 
     const before = server.stats.refreshes;
     await click(first, 'burst');
     await waitForText(first, '#result', 'the token endpoint saw 1 refresh.');
-    await second.waitForSelector('#events li[data-type="tokens:updated"]');
+    await waitFor(second, '#events li[data-type="tokens:updated"]');
     expect(await textOf(second, '#events li[data-type="tokens:updated"]')).toContain('from another tab');
-    // The second tab already holds the rotated tokens: its burst refreshes with the new refresh token.
+    // The second window already holds the rotated tokens: its burst refreshes with the new refresh token.
     await click(second, 'burst');
     await waitForText(second, '#result', 'the token endpoint saw 1 refresh.');
     expect(server.stats.refreshes - before).toBe(2);
@@ -144,29 +149,38 @@ describe.skipIf(!hasChromium)(`demo SPA in Chromium (needs ${chromiumPath}; skip
     await click(second, 'profile');
     await waitForText(second, '#result', '"alice"');
     await click(first, 'signout');
-    await second.waitForSelector('#login:not([hidden])');
+    await waitFor(second, '#login:not([hidden])');
     expect(await textOf(second, '#login-reason')).toBe('Signed out in another tab.');
     // Nothing of the previous user stays on screen.
     expect(await textOf(second, '#result')).not.toContain('alice');
     expect(await textOf(second, '#who')).toBe('signed out');
     await click(second, 'profile');
     await waitForText(second, '#result', 'UnauthenticatedError (signed_out), sent: false');
-    await context.close();
   }, 60_000);
 
-  it('on a phone: login errors say what went wrong; third-party, step-up and outage buttons; nothing overflows', async () => {
-    const page = await browser.newPage({ viewport: { width: 420, height: 900 } });
-    await page.goto(server.url);
-    await page.waitForSelector('#login:not([hidden])');
-    await page.fill('#login input[name=password]', 'wrong');
-    await page.click('#login button[type=submit]');
+  it('login errors say what went wrong; third-party, step-up and outage buttons; nothing overflows at 420 px', async () => {
+    const server = await startDemo();
+    const page = await open(server);
+    await waitFor(page, '#login:not([hidden])');
+    const submit = (password: string) =>
+      page.evaluate((value) => {
+        document.querySelector<HTMLInputElement>('#login input[name=password]')!.value = value;
+        document.querySelector<HTMLElement>('#login button[type=submit]')!.click();
+      }, password);
+    await submit('wrong');
     await waitForText(page, '#login-reason', 'Wrong username or password.');
-    await page.route('**/auth/login', (route) => route.abort());
-    await page.fill('#login input[name=password]', 'alice');
-    await page.click('#login button[type=submit]');
+    // The API unreachable: the page's fetch fails as a dropped connection does.
+    await page.evaluate(() => {
+      const w = window as unknown as { realFetch: typeof fetch };
+      w.realFetch = window.fetch;
+      window.fetch = () => Promise.reject(new TypeError('Failed to fetch'));
+    });
+    await submit('alice');
     await waitForText(page, '#login-reason', 'Cannot reach the demo API (network error).');
-    await page.unroute('**/auth/login');
-    await page.click('#login button[type=submit]');
+    await page.evaluate(() => {
+      window.fetch = (window as unknown as { realFetch: typeof fetch }).realFetch;
+    });
+    await submit('alice');
     await waitForText(page, '#who', 'signed in as alice');
 
     const thirdParty = server.stats.thirdParty.requests;
@@ -179,7 +193,7 @@ describe.skipIf(!hasChromium)(`demo SPA in Chromium (needs ${chromiumPath}; skip
     await click(page, 'stepup');
     await waitForText(page, '#result', 'UnauthenticatedError (step_up_required): acrValues ["mfa"], maxAge 300 s.');
     expect(await textOf(page, '#banner')).toContain('A second factor is required (acr_values mfa)');
-    expect(await page.isHidden('#login')).toBe(true);
+    expect(await count(page, '#login[hidden]')).toBe(1);
     expect(server.stats.refreshes).toBe(refreshes);
 
     const outage = server.stats.requests['/api/outage'] ?? 0;
@@ -190,11 +204,22 @@ describe.skipIf(!hasChromium)(`demo SPA in Chromium (needs ${chromiumPath}; skip
     expect(sends).toBeGreaterThanOrEqual(20);
     expect(sends).toBeLessThan(30);
     expect(await textOf(page, '#result')).toContain(`${sends} sends`);
-    await expect.poll(() => page.locator('#timeline rect[data-kind="failed"]').count()).toBe(20);
+    await expect.poll(() => count(page, '#timeline rect[data-kind="failed"]')).toBe(20);
 
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(420);
+    // A phone-wide viewport: the page in a 420 px frame lays out in one column, with nothing wider than the frame.
+    const width = await page.evaluate(
+      (url) =>
+        new Promise<number>((resolve) => {
+          const frame = document.createElement('iframe');
+          frame.style.cssText = 'width: 420px; height: 900px; border: 0';
+          frame.onload = () => resolve(frame.contentDocument!.documentElement.scrollWidth);
+          frame.src = url;
+          document.body.append(frame);
+        }),
+      server.url,
+    );
+    expect(width).toBeLessThanOrEqual(420);
     mkdirSync('test-results', { recursive: true });
-    await page.screenshot({ path: 'test-results/demo-phone.png', fullPage: true });
-    await page.close();
+    await page.screenshot(`test-results/demo-buttons-${engine.name}.png`);
   }, 60_000);
 });

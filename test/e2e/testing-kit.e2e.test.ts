@@ -1,115 +1,76 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
-import { build } from 'rolldown';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasChromium, launchChromium } from './browser.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeEngines, type EngineBrowser, launch } from './engines/index.js';
+import { kitEntry } from './pages.js';
+import { bundle, type Served, serve } from './server.js';
 
-// apifetch/testing in a real browser, through msw's service worker (setupWorker), as users' browser tests run it.
-const entry = `
-import { setupWorker } from 'msw/browser';
-import { createApiFetch, isForbiddenError } from '${join(process.cwd(), 'src/index.ts')}';
-import { mockAuthApi, testingOptions } from '${join(process.cwd(), 'src/testing/index.ts')}';
+interface KitWindow {
+  ready?: boolean;
+  errors: string[];
+  scenario(): Promise<unknown>;
+}
 
-const mock = mockAuthApi({
-  baseUrl: 'https://api.example.test',
-  users: { ada: { password: 'pw' } },
-  routes: { '/me': { body: ({ user }) => ({ name: user }) }, '/admin': { scopes: ['admin'] } },
-});
-window.scenario = async () => {
-  const worker = setupWorker(...mock.handlers);
-  await worker.start({ serviceWorker: { url: '/mockServiceWorker.js' }, onUnhandledFrame: 'bypass', quiet: true });
-  let signedOut = 0;
-  const api = createApiFetch({
-    baseUrl: 'https://api.example.test',
-    auth: { tokens: mock.login('ada'), refresh: mock.refresh },
-    onUnauthenticated: () => { signedOut += 1; },
-    ...testingOptions,
-  });
-  const out = {};
-  out.me = await api.get('me').json();
-  mock.expireTokens();
-  out.afterExpiry = await Promise.all([api.get('me').json(), api.get('me').json()]);
-  out.refreshes = mock.stats.refreshes;
-  out.forbidden = await api.get('admin').then(() => 'allowed', (e) => isForbiddenError(e) ? e.requiredScopes : String(e));
-  mock.failNext(2, { status: 503 });
-  out.flaky = await api.get('me').json();
-  mock.failNext(1, { network: true });
-  out.dropped = await api.get('me').json();
-  mock.revoke();
-  out.revoked = await api.get('me').then(() => 'ok', (e) => e.reason);
-  out.signedOut = signedOut;
-  worker.stop();
-  return out;
-};
-window.ready = true;
-`;
+// A classic script runs before the module and keeps its errors, so a page that fails to load says why.
+const page = `<!doctype html><script>
+  window.errors = [];
+  addEventListener('error', (e) => window.errors.push(String(e.message)));
+  addEventListener('unhandledrejection', (e) => window.errors.push(String(e.reason)));
+</script><script type="module" src="/kit.js"></script>`;
 
-describe.skipIf(!hasChromium)('apifetch/testing with setupWorker in Chromium', () => {
-  let browser: Browser;
-  let server: Server;
-  let url: string;
+/**
+ * A known gap, kept visible: in WebKit a service worker's `Response.error()` (msw's `HttpResponse.error()`, which
+ * `failNext(n, { network: true })` answers) rejects with this message, which is-network-error does not know, so
+ * the drop is not retried. A real dropped connection there rejects with "Load failed" and is retried. This
+ * expectation fails once the drop is retried in WebKit too; then it should become `{ name: 'ada' }` like the others.
+ */
+const webkitDrop = 'TypeError: Response served by service worker is an error';
+
+describeEngines('apifetch/testing with setupWorker', (engine) => {
+  let browser: EngineBrowser;
+  let server: Served;
 
   beforeAll(async () => {
     // Inside the project, so that the bundler resolves msw from its node_modules.
     const dir = join(process.cwd(), 'node_modules/.cache/apifetch-e2e');
     mkdirSync(dir, { recursive: true });
     const file = join(dir, 'kit-entry.mjs');
-    writeFileSync(file, entry);
-    const result = await build({
-      input: file,
-      cwd: process.cwd(),
-      write: false,
-      platform: 'browser',
-      output: { format: 'esm' },
-      logLevel: 'silent',
-    });
-    const bundle = result.output.map((chunk) => (chunk.type === 'chunk' ? chunk.code : '')).join('\n');
+    writeFileSync(file, kitEntry);
+    const kit = await bundle(file);
     const worker = readFileSync(join(process.cwd(), 'node_modules/msw/lib/mockServiceWorker.js'));
-    server = createServer((req, res) => {
+    server = await serve((req, res) => {
       if (req.url === '/mockServiceWorker.js') {
         return void res.writeHead(200, { 'content-type': 'text/javascript' }).end(worker);
       }
-      if (req.url === '/kit.js') return void res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
-      res
-        .writeHead(200, { 'content-type': 'text/html' })
-        .end('<!doctype html><script type="module" src="/kit.js"></script>');
+      if (req.url === '/kit.js') return void res.writeHead(200, { 'content-type': 'text/javascript' }).end(kit);
+      res.writeHead(200, { 'content-type': 'text/html' }).end(page);
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-    browser = await launchChromium();
+    browser = await launch(engine);
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
-    server?.closeAllConnections();
-    server?.close();
+    await server?.close();
   });
 
   it('mocks the API for the page: expiry and one refresh, 403 scopes, flaky 503s, a dropped connection, revocation', async () => {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() === 'error') errors.push(message.text());
-    });
-    await page.goto(url);
-    await page
-      .waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true)
-      .catch(() => {
-        throw new Error(`the page did not load: ${errors.join('; ')}`);
+    const window = await browser.open(`${server.url}/`);
+    const state = () =>
+      window.evaluate(() => {
+        const w = globalThis as unknown as KitWindow;
+        return { ready: w.ready === true, errors: w.errors };
       });
-    const out = await page.evaluate(() => (window as unknown as { scenario: () => Promise<unknown> }).scenario());
+    await expect.poll(state).toEqual({ ready: true, errors: [] });
+    const out = await window.evaluate(() => (globalThis as unknown as KitWindow).scenario());
     expect(out).toEqual({
       me: { name: 'ada' },
       afterExpiry: [{ name: 'ada' }, { name: 'ada' }],
       refreshes: 1,
       forbidden: ['admin'],
       flaky: { name: 'ada' },
-      dropped: { name: 'ada' },
+      dropped: engine.name === 'webkit' ? webkitDrop : { name: 'ada' },
       revoked: 'refresh_failed',
       signedOut: 1,
     });
+    await window.close();
   }, 60_000);
 });
