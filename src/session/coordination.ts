@@ -15,10 +15,10 @@ export type CoordinationMessage =
 
 /** The state that decides "refresh or reuse", read and written only while holding the lock. */
 export interface SharedState {
-  /** The latest tokens any holder wrote, or undefined. */
-  read(): Promise<TokenSet | undefined>;
-  /** Record new tokens (undefined: signed out); resolves once the next lock holder can read them. */
-  write(tokens: TokenSet | undefined): Promise<void>;
+  /** The latest tokens any holder wrote; `null` when a holder signed out since; undefined when nothing was written. */
+  read(): Promise<TokenSet | null | undefined>;
+  /** Record new tokens, or `null` for a sign-out; resolves once the next lock holder can read them. */
+  write(tokens: TokenSet | null): Promise<void>;
 }
 
 /**

@@ -63,43 +63,64 @@ export async function runRefresh(
   let attempt = 0;
   let fromOtherHolder = false;
   const refreshHoldingLock = async (): Promise<TokenSet> => {
-    // Another holder of the lock (another tab, another process) may have refreshed past the failed token: reuse
-    // its tokens rather than spend a rotating refresh token twice.
-    const latest = coordination?.state ? await coordination.state.read() : await deps.read();
-    if (latest && failedToken !== undefined && latest.accessToken !== failedToken) {
-      fromOtherHolder = true;
-      return latest;
+    // A sign-out heard while waiting for the lock: nothing left to refresh.
+    if (superseded()) throw new Superseded();
+    const shared = coordination?.state;
+    const latest = shared ? await shared.read() : await deps.read();
+    if (failedToken !== undefined) {
+      // Another holder signed out (its refresh was refused) while this one waited: the refresh token it would spend
+      // is the refused one. Sign out here too, without spending it.
+      if (shared ? latest === null : latest === undefined) {
+        state.forget();
+        throw new Superseded();
+      }
+      // Another holder of the lock (another tab, another process) refreshed past the failed token: reuse its tokens
+      // rather than spend a rotating refresh token twice.
+      if (latest && latest.accessToken !== failedToken) {
+        fromOtherHolder = true;
+        return latest;
+      }
     }
     // Raced against the timeout's abort: a refresh function that ignores its signal must not hold the lock (and so
     // every later refresh, everywhere) for as long as it hangs.
-    const next = await abortable(
-      pRetry(
-        () => {
-          attempt += 1;
-          const ctx: RefreshContext = { tokens: state.tokens, reason, signal: controller.signal };
-          if (challenge) ctx.challenge = challenge;
-          return Promise.resolve(ctx)
-            .then(refresh)
-            .catch((thrown: unknown) => {
-              throw thrown instanceof Error ? thrown : new ForeignRefreshFailure(thrown);
-            });
-        },
-        {
-          retries: options.refreshRetries,
-          minTimeout: 0,
-          maxTimeout: 0,
-          signal: controller.signal,
-          // Asked only when p-retry would retry: the backoff is waited here, so a failure that is not retried costs
-          // no wait.
-          shouldRetry: async ({ error, attemptNumber }) => {
-            if (!isTransientRefreshError(error)) return false;
-            await sleep(backoffDelay(attemptNumber, refreshBackoff, options.random), controller.signal);
-            return true;
+    let next: TokenSet;
+    try {
+      next = await abortable(
+        pRetry(
+          () => {
+            attempt += 1;
+            const ctx: RefreshContext = { tokens: state.tokens, reason, signal: controller.signal };
+            if (challenge) ctx.challenge = challenge;
+            return Promise.resolve(ctx)
+              .then(refresh)
+              .catch((thrown: unknown) => {
+                throw thrown instanceof Error ? thrown : new ForeignRefreshFailure(thrown);
+              });
           },
-        },
-      ),
-      controller.signal,
-    );
+          {
+            retries: options.refreshRetries,
+            minTimeout: 0,
+            maxTimeout: 0,
+            signal: controller.signal,
+            // Asked only when p-retry would retry: the backoff is waited here, so a failure that is not retried costs
+            // no wait.
+            shouldRetry: async ({ error, attemptNumber }) => {
+              if (!isTransientRefreshError(error)) return false;
+              await sleep(backoffDelay(attemptNumber, refreshBackoff, options.random), controller.signal);
+              return true;
+            },
+          },
+        ),
+        controller.signal,
+      );
+    } catch (error) {
+      // A refused refresh ends the session for every holder: record it before the lock is released, so the next
+      // holder does not spend the same refused refresh token.
+      if (!isTransientRefreshError(error) && !(error instanceof RefreshTimeout)) {
+        await (shared ? shared.write(null) : deps.write(undefined));
+      }
+      throw error;
+    }
     const problem = tokenSetProblem(next);
     if (problem !== undefined) throw new InvalidRefreshResult(problem);
     if (superseded()) throw new Superseded();

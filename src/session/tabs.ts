@@ -51,7 +51,7 @@ export function indexedDbState(factory: IDBFactory, key: string): SharedState {
     });
   };
   return {
-    read: async () => ((await run('readonly', (s) => s.get(key))) as { tokens?: TokenSet } | undefined)?.tokens,
+    read: async () => ((await run('readonly', (s) => s.get(key))) as { tokens?: TokenSet | null } | undefined)?.tokens,
     write: async (tokens) => {
       await run('readwrite', (s) => s.put({ tokens }, key));
     },

@@ -63,7 +63,7 @@ export function createTokenSession(input: TokenSessionOptions = {}): TokenSessio
   const signOut = async () => {
     state.forget();
     await write(undefined);
-    await coordination?.state?.write(undefined);
+    await coordination?.state?.write(null);
     coordination?.post({ type: 'signed-out' });
   };
 

@@ -25,6 +25,7 @@ describeEngines("the page's own API gets the token", (engine) => {
       if (req.url === '/apifetch.js') {
         return void res.writeHead(200, { 'content-type': 'text/javascript' }).end(library);
       }
+      if (!req.url?.startsWith('/api/')) return void res.writeHead(404).end();
       seen.push({ url: req.url, authorization: req.headers.authorization });
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"name":"ada"}');
     });

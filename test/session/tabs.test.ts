@@ -18,7 +18,7 @@ import { createCoordinator, missingTabApis } from '../../src/session/tabs.js';
 function fakeBrowser() {
   let tail: Promise<unknown> = Promise.resolve();
   const listeners = new Set<(m: TabMessage) => void>();
-  let shared: TokenSet | undefined;
+  let shared: TokenSet | null | undefined;
   const coordinator = (): Coordinator => {
     let own: ((m: TabMessage) => void) | undefined;
     return {
@@ -85,6 +85,32 @@ describe('cross-tab refresh (fake locks, channel and shared state)', () => {
     expect(tabs.filter((t) => t.events.includes('refresh:success'))).toHaveLength(1);
     // Every tab ends on the one refreshed token set.
     for (const { controller } of tabs) expect((await controller.getTokens())?.refreshToken).toBe('rt-1-from-rt-0');
+  });
+
+  it('five tabs with a refused refresh token: it is spent once, and every tab ends signed out', async () => {
+    const browser = fakeBrowser();
+    const refresh = vi.fn(async () => {
+      await new Promise((r) => setTimeout(r, 0));
+      throw Object.assign(new Error('invalid_grant'), { status: 400 });
+    });
+    const tabs = Array.from({ length: 5 }, () =>
+      tab(browser.coordinator(), refresh, { accessToken: 'old', refreshToken: 'rt-refused' }),
+    );
+    const results = await Promise.all(
+      tabs.map(async ({ session }) => {
+        const carried = (await session.acquire(undefined)) as TokenGrant;
+        return session.recover(carried, [], undefined);
+      }),
+    );
+    expect(refresh).toHaveBeenCalledTimes(1);
+    expect(results.map((r) => (isFailure(r) ? r.failure : 'token'))).toEqual([
+      'refresh_failed',
+      'signed_out',
+      'signed_out',
+      'signed_out',
+      'signed_out',
+    ]);
+    for (const { session } of tabs) expect(await session.acquire(undefined)).toEqual({ failure: 'signed_out' });
   });
 
   it('a sign-out in one tab makes the others fail fast', async () => {
