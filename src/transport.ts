@@ -1,8 +1,11 @@
+import { type KyRequest, NetworkError } from 'ky';
 import type { Emit } from './events.js';
 import { requestInfo } from './events.js';
 import type { ResolvedOptions } from './options.js';
 import { proxyAuthenticationFromError, proxyAuthenticationFromResponse } from './proxy-error.js';
-import { redactError } from './redact.js';
+import { redactError, redactRequest } from './redact.js';
+
+const serviceWorkerDrop = /^Response served by service worker is an error/;
 
 /** The per-call state apifetch threads through ky to its fetch layer (ky forwards unknown options to `fetch`). */
 export interface CallState {
@@ -56,6 +59,11 @@ export function createTransport(
       const proxyError = proxyAuthenticationFromError(error, request);
       const failure = proxyError ?? (error instanceof Error ? error : new Error(String(error)));
       if (!proxyError) onOutcome(request.url, failure);
+      // WebKit rejects a fetch that a service worker answered with `Response.error()` (msw's simulated drop) with a
+      // TypeError ky does not recognise; it is the network failure it says it is.
+      if (failure.name === 'TypeError' && serviceWorkerDrop.test(failure.message)) {
+        throw new NetworkError(redactRequest(request) as KyRequest, { cause: failure });
+      }
       if (info) emit({ type: 'error', ...info, error: redactError(failure) });
       throw proxyError ?? error;
     }

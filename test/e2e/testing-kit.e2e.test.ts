@@ -18,13 +18,6 @@ const page = `<!doctype html><script>
   addEventListener('unhandledrejection', (e) => window.errors.push(String(e.reason)));
 </script><script type="module" src="/kit.js"></script>`;
 
-/**
- * A known gap, kept visible: in WebKit a service worker's `Response.error()` (msw's `HttpResponse.error()`, which
- * `failNext(n, { network: true })` answers) rejects with this message, which is-network-error does not know, so
- * the drop is not retried. A real dropped connection there rejects with "Load failed" and is retried. This
- * expectation fails once the drop is retried in WebKit too; then it should become `{ name: 'ada' }` like the others.
- */
-const webkitDrop = 'TypeError: Response served by service worker is an error';
 
 describeEngines('apifetch/testing with setupWorker', (engine) => {
   let browser: EngineBrowser;
@@ -67,7 +60,8 @@ describeEngines('apifetch/testing with setupWorker', (engine) => {
       refreshes: 1,
       forbidden: ['admin'],
       flaky: { name: 'ada' },
-      dropped: engine.name === 'webkit' ? webkitDrop : { name: 'ada' },
+      // WebKit rejects msw's simulated drop with its own message; apifetch retries it like any dropped connection.
+      dropped: { name: 'ada' },
       revoked: 'refresh_failed',
       signedOut: 1,
     });
