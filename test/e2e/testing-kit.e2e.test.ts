@@ -18,7 +18,6 @@ const page = `<!doctype html><script>
   addEventListener('unhandledrejection', (e) => window.errors.push(String(e.reason)));
 </script><script type="module" src="/kit.js"></script>`;
 
-
 describeEngines('apifetch/testing with setupWorker', (engine) => {
   let browser: EngineBrowser;
   let server: Served;
