@@ -1,4 +1,5 @@
-import { type Dispatcher, fetch as undiciFetch } from 'undici';
+import type { Dispatcher, fetch as undiciFetch } from 'undici';
+import { loadUndici } from './optional-peers.js';
 
 type UndiciInit = NonNullable<Parameters<typeof undiciFetch>[1]>;
 
@@ -31,7 +32,8 @@ export async function fetchWithDispatcher(
     };
   }
   if (dispatcher) options.dispatcher = dispatcher;
-  const res = await undiciFetch(url, options as UndiciInit);
+  const { fetch } = await loadUndici();
+  const res = await fetch(url, options as UndiciInit);
   const response = new Response(res.body as ReadableStream<Uint8Array> | null, {
     status: res.status,
     statusText: res.statusText,
