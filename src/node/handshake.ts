@@ -25,40 +25,28 @@ export function openProxySocket(proxy: URL, proxyTls: ConnectionOptions | undefi
   });
 }
 
-/** The request that carries a connection's handshake. */
-export interface HandshakeRequest {
-  /** `CONNECT` for a tunnel; `OPTIONS` with `Max-Forwards: 0` (answered by the proxy itself) for forwarding. */
-  method: 'CONNECT' | 'OPTIONS';
-  /** `host:port` for CONNECT, the target's absolute URL for OPTIONS. */
-  target: string;
-  host: string;
-}
-
-const head = (request: HandshakeRequest, authorization: string | undefined) =>
-  `${request.method} ${request.target} HTTP/1.1\r\nHost: ${request.host}\r\n` +
-  (request.method === 'OPTIONS' ? 'Max-Forwards: 0\r\nContent-Length: 0\r\n' : '') +
-  'Proxy-Connection: keep-alive\r\n' +
+const head = (authority: string, authorization: string | undefined) =>
+  `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\nProxy-Connection: keep-alive\r\n` +
   (authorization ? `Proxy-Authorization: ${authorization}\r\n` : '') +
   '\r\n';
 
 /**
- * Authenticate one connection: send `request`, answer each 407 (NTLM and Negotiate on this same socket, since they
+ * Open a CONNECT tunnel to `authority` (`host:port`) and authenticate it: answer each 407 (NTLM and Negotiate on this same socket, since they
  * authenticate the connection), and resolve with the socket once the proxy says anything else. A new socket is
  * opened only when the proxy closes one after a 407. Rejects with `ProxyAuthFailure` when nothing more can be tried.
  */
-export async function authenticateConnection(
+export async function openTunnel(
   auth: ProxyAuth,
   open: () => Promise<Duplex>,
-  request: HandshakeRequest,
+  authority: string,
 ): Promise<{ socket: Duplex; answer: ProxyAnswer }> {
   const attempt = auth.newAttempt();
-  const connect = request.method === 'CONNECT';
   let socket = await open();
   let raw: string[] = [];
   try {
-    let header = await auth.upfront(attempt, request.method, request.target);
+    let header = await auth.upfront(attempt, 'CONNECT', authority);
     for (let legs = 1; ; legs++) {
-      const answer = await exchange(socket, head(request, header), connect);
+      const answer = await exchange(socket, head(authority, header), true);
       if (answer.status !== 407) {
         auth.succeeded(attempt);
         return { socket, answer };
@@ -71,8 +59,8 @@ export async function authenticateConnection(
         socket = await open();
       }
       const next = await auth.answer(attempt, challenges, {
-        method: request.method,
-        uri: request.target,
+        method: 'CONNECT',
+        uri: authority,
         keepAlive: answer.keepAlive,
         canBind: true,
       });

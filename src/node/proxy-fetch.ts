@@ -7,7 +7,13 @@ import { ForwardTransport, ProxyChallenge } from './forward-agent.js';
 import type { NegotiateOptions } from './negotiate.js';
 import { bypassesProxy } from './no-proxy.js';
 import { loadUndici } from './optional-peers.js';
-import { ProxyAuth, ProxyAuthFailure, type ProxyCredentialsCallback, type ProxyIdentity } from './proxy-auth.js';
+import {
+  type Attempt,
+  ProxyAuth,
+  ProxyAuthFailure,
+  type ProxyCredentialsCallback,
+  type ProxyIdentity,
+} from './proxy-auth.js';
 import { createTunnelAgent } from './tunnel-agent.js';
 import { fetchWithDispatcher } from './undici-fetch.js';
 
@@ -69,8 +75,8 @@ export interface CreateProxyFetchOptions {
 /** The `fetch` that `createProxyFetch` returns: pass it to `createApiFetch({ fetch })`. */
 export type ProxyFetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
-/** Forwarded tries of one request: the first, one answer to each of a few 407s (a stale nonce, a refused identity). */
-const maxForwardTries = 4;
+/** Sends of one forwarded request: enough for a handshake, a refused identity asked for again, and a stale nonce. */
+const maxForwardTries = 8;
 
 function parseProxy(value: string | URL, option: string): URL {
   try {
@@ -227,9 +233,63 @@ export function createProxyFetch(options: CreateProxyFetchOptions = {}): ProxyFe
 
     if (target.protocol === 'https:') return send(state.tunnel);
 
+    const method = sent.init.method ?? 'GET';
+    const signal = sent.init.signal ?? undefined;
+    /** Answer a forwarded 407 (`canBind`: on a pinned connection), or throw the ProxyAuthenticationError. */
+    const answer = async (attempt: Attempt, challenge: ProxyChallenge, tries: number, canBind: boolean) => {
+      const challenges = parseChallenges(challenge.headers);
+      try {
+        if (tries >= maxForwardTries) {
+          throw new ProxyAuthFailure('proxy authentication failed: too many 407 answers', challenges);
+        }
+        const request = { method, uri: target.href, keepAlive: challenge.keepAlive, canBind, signal };
+        return await abortable(state.auth.answer(attempt, challenges, request), signal);
+      } catch (error) {
+        if (!(error instanceof ProxyAuthFailure)) throw error;
+        const cause = error.cause instanceof Error ? error.cause : undefined;
+        throw refused(new ProxyAuthFailure(error.message, error.challenges, challenge.headers, cause).toPublic());
+      }
+    };
+
+    // NTLM or Negotiate: on a leased connection, which the request's own legs authenticate if it is new.
+    const pinned = async (first?: ProxyChallenge) => {
+      const connection = state.forward.lease();
+      let released = false;
+      const release = () => {
+        if (!released) connection.release();
+        released = true;
+      };
+      try {
+        const attempt = state.auth.newAttempt();
+        let header: string | undefined;
+        if (!connection.authenticated) {
+          // Straight to the handshake the proxy asked for, else the one that worked last.
+          const next = first ? await answer(attempt, first, 1, true) : undefined;
+          header = next && 'header' in next ? next.header : await state.auth.upfront(attempt, method, target.href);
+        }
+        for (let tries = 1; ; tries++) {
+          try {
+            const response = await send(connection.dispatcher(header, release));
+            if (header !== undefined) connection.authenticated = true;
+            state.auth.succeeded(attempt);
+            return response;
+          } catch (error) {
+            const challenge = found(error, ProxyChallenge);
+            if (!challenge) throw error;
+            connection.authenticated = false;
+            const next = await answer(attempt, challenge, tries, true);
+            header = 'header' in next ? next.header : undefined;
+          }
+        }
+      } catch (error) {
+        release();
+        throw error;
+      }
+    };
+    if (state.forward.bound) return pinned();
+
     const attempt = state.auth.newAttempt();
     for (let tries = 1; ; tries++) {
-      let raw: readonly string[];
       try {
         const response = await send(state.forward.dispatcherFor(attempt));
         state.auth.succeeded(attempt);
@@ -237,28 +297,11 @@ export function createProxyFetch(options: CreateProxyFetchOptions = {}): ProxyFe
       } catch (error) {
         const challenge = found(error, ProxyChallenge);
         if (!challenge) throw error;
-        raw = challenge.headers;
-      }
-      const challenges = parseChallenges(raw);
-      try {
-        if (tries >= maxForwardTries) {
-          throw new ProxyAuthFailure('proxy authentication failed: too many 407 answers', challenges);
+        const next = await answer(attempt, challenge, tries, false);
+        if ('bound' in next) {
+          state.forward.bound = true;
+          return pinned(challenge);
         }
-        const next = await abortable(
-          state.auth.answer(attempt, challenges, {
-            method: sent.init.method ?? 'GET',
-            uri: target.href,
-            keepAlive: false,
-            canBind: false,
-            signal: sent.init.signal ?? undefined,
-          }),
-          sent.init.signal,
-        );
-        if ('bound' in next) state.forward.bind();
-      } catch (error) {
-        if (!(error instanceof ProxyAuthFailure)) throw error;
-        const cause = error.cause instanceof Error ? error.cause : undefined;
-        throw refused(new ProxyAuthFailure(error.message, error.challenges, raw, cause).toPublic());
       }
     }
   };

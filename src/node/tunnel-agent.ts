@@ -1,7 +1,7 @@
 import { isIP, type Socket } from 'node:net';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import type * as Undici from 'undici';
-import { authenticateConnection, openProxySocket } from './handshake.js';
+import { openProxySocket, openTunnel } from './handshake.js';
 import type { ProxyAuth } from './proxy-auth.js';
 
 /** Where the proxy is and the TLS options on either side of it. */
@@ -25,11 +25,7 @@ export function createTunnelAgent(undici: typeof Undici, endpoint: ProxyEndpoint
       const host = opts.hostname.replace(/^\[|\]$/g, '');
       const port = opts.port || (opts.protocol === 'https:' ? '443' : '80');
       const authority = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
-      authenticateConnection(auth, () => openProxySocket(proxy, proxyTls), {
-        method: 'CONNECT',
-        target: authority,
-        host: authority,
-      }).then(
+      openTunnel(auth, () => openProxySocket(proxy, proxyTls), authority).then(
         ({ socket, answer }) => {
           if (answer.status < 200 || answer.status > 299) {
             socket.destroy();
