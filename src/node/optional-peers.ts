@@ -9,13 +9,18 @@ export interface KerberosModule {
   GSS_MECH_OID_SPNEGO: unknown;
 }
 
+/** Node's "cannot find package" (ESM or CommonJS); a bundler or test runner may wrap it as the `cause`. */
+const notFound = (error: unknown) => {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
+};
+
 /** Import an optional peer, or throw an error that names the package to install and why. */
 export async function importPeer<T>(name: string, why: string, load: () => Promise<unknown>): Promise<T> {
   try {
     return (await load()) as T;
   } catch (error) {
-    const code = (error as { code?: unknown } | null)?.code;
-    if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') throw error;
+    if (!notFound(error) && !notFound((error as { cause?: unknown } | null)?.cause)) throw error;
     throw new Error(`apifetch/node needs the \`${name}\` package ${why}: npm install ${name}`, { cause: error });
   }
 }
