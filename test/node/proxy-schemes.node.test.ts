@@ -22,7 +22,6 @@ describe('Digest (RFC 7616)', () => {
     });
   const answer = (algorithm: string) =>
     digestAuthorization({
-      // biome-ignore lint/style/noNonNullAssertion: the RFC's challenge parses
       challenge: challenge(algorithm)!,
       username: 'Mufasa',
       password: 'Circle of Life',
@@ -45,7 +44,6 @@ describe('Digest (RFC 7616)', () => {
   });
 
   it('-sess hashes the nonce and cnonce into HA1; nc counts in 8 hex digits', () => {
-    // biome-ignore lint/style/noNonNullAssertion: a valid challenge
     const sess = parseDigestChallenge({
       scheme: 'digest',
       params: { realm: 'r', nonce: 'n', algorithm: 'MD5-sess', qop: 'auth' },
@@ -70,7 +68,6 @@ describe('Digest (RFC 7616)', () => {
   it('stale=true is read, and RFC 2069 (no qop) is answered without nc', () => {
     const stale = parseDigestChallenge({ scheme: 'digest', params: { realm: 'r', nonce: 'n', stale: 'TRUE' } });
     expect(stale).toMatchObject({ stale: true, qop: undefined, algorithm: 'MD5' });
-    // biome-ignore lint/style/noNonNullAssertion: parsed above
     const header = digestAuthorization({
       challenge: stale!,
       username: 'u',
@@ -144,7 +141,6 @@ describe('NTLMv2 (MS-NLMP §4.2.4 test vectors)', () => {
     expect(parsed).toEqual(challenge);
     expect(parseNtlmChallenge(Buffer.from('not ntlm at all, not at all').toString('base64'))).toBeUndefined();
 
-    // biome-ignore lint/style/noNonNullAssertion: parsed above
     const type3 = Buffer.from(await ntlmAuthenticate(parsed!, identity), 'base64');
     expect(type3.readUInt32LE(8)).toBe(3);
     const field = (at: number) =>
