@@ -83,6 +83,8 @@ export class Attempt {
   ntlmSent = false;
   negotiate: NegotiateLeg | undefined;
   stale = 0;
+  /** The answer computed for the next dispatch of a forwarded request (its Digest count is already spent). */
+  next: string | undefined;
   /** Whether a forwarded request of this attempt was dispatched: the first may lead with a known scheme. */
   sent = false;
   /** Schemes that failed on this attempt (Negotiate without a ticket, a handshake the proxy cut short). */
@@ -178,6 +180,9 @@ export class ProxyAuth {
       attempt.sent = true;
       if (!this.bound) return this.reuse(attempt, method, uri);
     }
+    const next = attempt.next;
+    attempt.next = undefined;
+    if (next !== undefined) return next;
     if (attempt.scheme === 'digest') return attempt.digest?.header(method, uri);
     if (attempt.scheme === 'basic') return attempt.basic;
     return undefined;
@@ -230,7 +235,8 @@ export class ProxyAuth {
         attempt.stale += 1;
         const { identity, round } = attempt.digest;
         attempt.digest = new DigestSession(fresh.digest, identity, round);
-        return { header: attempt.digest.header(method, uri) };
+        attempt.next = attempt.digest.header(method, uri);
+        return { header: attempt.next };
       }
     }
     if (attempt.answered !== undefined) {
@@ -265,7 +271,8 @@ export class ProxyAuth {
       attempt.answered = round;
       if (choice.scheme === 'digest') {
         attempt.digest = new DigestSession(choice.digest, identity, round);
-        return { header: attempt.digest.header(method, uri) };
+        attempt.next = attempt.digest.header(method, uri);
+        return { header: attempt.next };
       }
       attempt.basic = basicHeader(identity);
       return { header: attempt.basic };

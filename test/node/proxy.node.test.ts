@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { inspect } from 'node:util';
 import { createProxy } from 'proxy';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createApiFetch, isProxyAuthenticationError, type ProxyAuthenticationError } from '../../src/index.js';
@@ -43,6 +44,11 @@ const echo = (scheme: string) => (req: IncomingMessage, res: import('node:http')
   });
   if (req.url === '/hang') {
     hanging.push(req);
+    return;
+  }
+  const redirect = /^\/redirect-(30[78])$/.exec(req.url ?? '');
+  if (redirect) {
+    req.on('end', () => res.writeHead(Number(redirect[1]), { location: '/moved' }).end());
     return;
   }
   req.on('end', () => res.end(`${scheme} ${req.method} ${req.url}${body ? ` ${body}` : ''}`));
@@ -270,6 +276,66 @@ describe('createProxyFetch', () => {
       for (const value of [good, basic('jürgen', 'pässwörd'), 'Negotiate dG9rZW4=']) accepted.add(value);
     }
   });
+
+  it.each(targets)('%s: a 307/308 redirect of a POST is followed with its body, as fetch does', async (_, url) => {
+    requireAuth = false;
+    const fetch = make();
+    for (const status of [307, 308]) {
+      const response = await fetch(`${url()}/redirect-${status}`, { method: 'POST', body: 'payload' });
+      expect(response.redirected).toBe(true);
+      expect(await response.text()).toMatch(/ POST \/moved payload$/);
+    }
+    // The same through the 407 round: the body survives the retry and the redirect.
+    requireAuth = true;
+    const request = new Request(`${url()}/redirect-307`, { method: 'PUT', body: 'again' });
+    expect(await (await make(async () => user)(request)).text()).toMatch(/ PUT \/moved again$/);
+  });
+
+  it('a credentials call that hangs ends its round at credentialsTimeoutMs (its signal aborted); the next 407 starts a new round', async () => {
+    const signals: AbortSignal[] = [];
+    const credentials = vi.fn(({ signal, attempt }: { signal: AbortSignal; attempt: number }) => {
+      signals.push(signal);
+      return attempt === 1 ? new Promise<never>(() => {}) : user;
+    });
+    const fetch = createProxyFetch({ proxy: proxyUrl, env: {}, credentials, credentialsTimeoutMs: 50 });
+    const [first, second] = await Promise.all([
+      fetch(`${httpUrl}/t1`).catch((e: unknown) => e),
+      fetch(`${httpUrl}/t2`).catch((e: unknown) => e),
+    ]);
+    for (const error of [first, second]) {
+      expect(error).toMatchObject({ name: 'ProxyAuthenticationError', status: 407 });
+      expect((error as Error).cause).toMatchObject({ message: 'credentials callback timed out after 50 ms' });
+    }
+    expect(credentials).toHaveBeenCalledTimes(1);
+    expect(signals[0]?.aborted).toBe(true);
+    expect((await fetch(`${httpUrl}/t3`)).status).toBe(200);
+    expect(credentials.mock.calls.map(([ctx]) => ctx.attempt)).toEqual([1, 2]);
+    expect(signals[1]?.aborted).toBe(false);
+  });
+
+  it.each(targets)(
+    '%s: the 407 error and its event hold no credentials anywhere (util.inspect, depth ∞)',
+    async (_, url) => {
+      const events: unknown[] = [];
+      const api = createApiFetch({
+        baseUrl: url(),
+        fetch: make(async () => ({ username: 'user', password: 'hunter2-secret' })),
+        onEvent: (event) => events.push(event),
+      });
+      const error = await api.get('x').catch((e: unknown) => e);
+      expect(isProxyAuthenticationError(error)).toBe(true);
+      const errorEvents = events.filter((event) => (event as { type: string }).type === 'error');
+      expect(errorEvents).toHaveLength(1);
+      const secret = /hunter2-secret|aHVudGVyMi1zZWNyZXQ|dXNlcjpodW50ZXIyLXNlY3JldA/;
+      for (const value of [error, ...errorEvents]) {
+        expect(inspect(value, { depth: Number.POSITIVE_INFINITY })).toContain('407 Proxy Authentication Required');
+      }
+      for (const value of [error, ...events]) {
+        expect(inspect(value, { depth: Number.POSITIVE_INFINITY, showHidden: true })).not.toMatch(secret);
+      }
+      expect(JSON.stringify(events)).not.toMatch(secret);
+    },
+  );
 
   it.each(targets)('%s: an abort signal reaches the proxied request in flight', async (_, url) => {
     requireAuth = false;
