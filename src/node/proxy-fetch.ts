@@ -200,9 +200,9 @@ export function createProxyFetch(options: CreateProxyFetchOptions = {}): ProxyFe
     const request = input instanceof Request ? input : new Request(input, { method: init?.method ?? 'GET' });
     const target = new URL(request.url);
     const proxy = proxyFor(target);
+    if (!proxy && !options.tls) return globalThis.fetch(input, init);
     const undici = await loadUndici();
     if (!proxy) {
-      if (!options.tls) return globalThis.fetch(input, init);
       direct ??= new undici.Agent({ connect: options.tls as Undici.Agent.Options['connect'] & object });
       return fetchWithDispatcher(input, init, direct);
     }
