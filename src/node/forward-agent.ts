@@ -105,11 +105,6 @@ export class ForwardTransport {
     connection.active += 1;
     return connection;
   }
-
-  /** Close every connection (the agent's and the pinned ones) once their requests are done. */
-  async close(): Promise<void> {
-    await Promise.allSettled([this.agent.close(), ...this.pinned.map((c) => c.dispatcher(undefined).close())]);
-  }
 }
 
 /**
@@ -138,7 +133,7 @@ function proxied(
     if (authorization) headers['proxy-authorization'] = authorization;
     return target.dispatch({ ...opts, path: uri, headers }, withChallenge(handler, settled));
   };
-  return { dispatch, close: () => target.close() } as unknown as Undici.Dispatcher;
+  return { dispatch } as unknown as Undici.Dispatcher;
 }
 
 /** `handler`, but a 407 (its body read to the end) fails the request with a `ProxyChallenge`. */

@@ -5,7 +5,7 @@ type UndiciInit = NonNullable<Parameters<typeof undiciFetch>[1]>;
 
 /**
  * Send through undici's own `fetch` with `dispatcher`. Node's built-in fetch bundles an older undici whose handler
- * API does not match undici 8's `ProxyAgent` ("invalid onRequestStart method"), and undici's fetch does not take the
+ * API does not match undici 8's dispatchers ("invalid onRequestStart method"), and undici's fetch does not take the
  * built-in `Request` whole, so the request is passed as URL + init and the answer converted back to the global
  * `Response` that ky and callers check against.
  */
