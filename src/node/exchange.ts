@@ -8,13 +8,19 @@ export interface ProxyAnswer {
 }
 
 const maxHead = 64 * 1024;
+/** How long the proxy may take to answer one leg (not counting the wait for credentials, which comes between legs). */
+export const answerTimeoutMs = 30_000;
 
 /**
  * Write `head` (a request without body) and read the answer, its body included, so the socket is left at the start of
  * whatever comes next: the next leg of a handshake, TLS inside a tunnel, or undici's first request. The answer to a
  * CONNECT that succeeded has no body.
  */
-export function exchange(socket: Duplex, head: string, connect: boolean, signal?: AbortSignal): Promise<ProxyAnswer> {
+export function exchange(
+  socket: Duplex & { setTimeout?(ms: number): unknown },
+  head: string,
+  connect: boolean,
+): Promise<ProxyAnswer> {
   return new Promise((resolve, reject) => {
     let buffer: Buffer = Buffer.alloc(0);
     let answer: ProxyAnswer | undefined;
@@ -24,14 +30,15 @@ export function exchange(socket: Duplex, head: string, connect: boolean, signal?
       socket.off('readable', onReadable);
       socket.off('error', fail);
       socket.off('end', onEnd);
-      signal?.removeEventListener('abort', onAbort);
+      socket.off('timeout', onTimeout);
+      socket.setTimeout?.(0);
     };
     const fail = (error: Error) => {
       cleanup();
       socket.destroy();
       reject(error);
     };
-    const onAbort = () => fail(signal?.reason ?? new Error('aborted'));
+    const onTimeout = () => fail(new Error(`the proxy did not answer within ${answerTimeoutMs} ms`));
     const done = () => {
       cleanup();
       if (buffer.length) socket.unshift(buffer);
@@ -117,8 +124,8 @@ export function exchange(socket: Duplex, head: string, connect: boolean, signal?
       while (!answer) if (!parseHead()) return;
       if (skipBody()) done();
     };
-    if (signal?.aborted) return onAbort();
-    signal?.addEventListener('abort', onAbort, { once: true });
+    socket.setTimeout?.(answerTimeoutMs);
+    socket.on('timeout', onTimeout);
     socket.on('readable', onReadable);
     socket.on('error', fail);
     socket.on('end', onEnd);

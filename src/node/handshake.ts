@@ -2,7 +2,7 @@ import { connect as netConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { parseChallenges } from '../challenge.js';
-import { exchange, type ProxyAnswer } from './exchange.js';
+import { answerTimeoutMs, exchange, type ProxyAnswer } from './exchange.js';
 import { type ProxyAuth, ProxyAuthFailure } from './proxy-auth.js';
 
 /** More 407s than any handshake needs (NTLM: 2, Negotiate: a few, a refused identity and one stale nonce on top). */
@@ -17,8 +17,12 @@ export function openProxySocket(proxy: URL, proxyTls: ConnectionOptions | undefi
     const socket = secure
       ? tlsConnect({ ...proxyTls, host, port, servername: proxyTls?.servername ?? host, ALPNProtocols: ['http/1.1'] })
       : netConnect({ host, port });
+    socket.setTimeout(answerTimeoutMs, () =>
+      socket.destroy(new Error(`no connection to the proxy within ${answerTimeoutMs} ms`)),
+    );
     socket.once(secure ? 'secureConnect' : 'connect', () => {
       socket.off('error', reject);
+      socket.setTimeout(0);
       resolve(socket);
     });
     socket.once('error', reject);
