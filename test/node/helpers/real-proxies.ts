@@ -59,11 +59,15 @@ async function listening(port: number, child: ChildProcess, what: string, ms = 2
   }
 }
 
-/** Stop a server we started, by its pid: SIGTERM, then SIGKILL if it lingers. */
-async function stop(child: ChildProcess): Promise<void> {
+/**
+ * Stop a server we started, by its pid: `signal`, then SIGKILL if it lingers. `unshare --fork` ignores SIGTERM while
+ * it waits, so a namespace is stopped with SIGKILL: `--kill-child` then ends its first process, and with it every
+ * process in the namespace.
+ */
+async function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  process.kill(child.pid, 'SIGTERM');
+  process.kill(child.pid, signal);
   const timer = setTimeout(() => child.pid !== undefined && process.kill(child.pid, 'SIGKILL'), 5000);
   await exited;
   clearTimeout(timer);
@@ -288,7 +292,7 @@ export async function startSquid(dir: string, schemes: SquidScheme[], kdc?: Kdc)
   try {
     await listening(port, child, 'squid');
   } catch (error) {
-    await stop(child);
+    await stop(child, 'SIGKILL');
     let out = '';
     try {
       out = readFileSync(join(logs, 'cache.log'), 'utf8').slice(-2000);
@@ -315,7 +319,7 @@ export async function startSquid(dir: string, schemes: SquidScheme[], kdc?: Kdc)
           return { method, url, user: decodeURIComponent(user), status, scheme };
         });
     },
-    stop: () => stop(child),
+    stop: () => stop(child, 'SIGKILL'),
   };
 }
 
