@@ -202,12 +202,12 @@ export function createProxyFetch(options: CreateProxyFetchOptions = {}): ProxyFe
     const proxy = proxyFor(target);
     if (!proxy && !options.tls) return globalThis.fetch(input, init);
     const undici = await loadUndici();
+    const sent = await replayable(input, init);
     if (!proxy) {
       direct ??= new undici.Agent({ connect: options.tls as Undici.Agent.Options['connect'] & object });
-      return fetchWithDispatcher(input, init, direct);
+      return fetchWithDispatcher(sent.url, sent.init, direct);
     }
     const state = stateFor(undici, proxy);
-    const sent = await replayable(input, init);
     const refused = (failure: ProxyAuthFailure) => {
       const headers = new Headers();
       for (const value of failure.headers) headers.append('proxy-authenticate', value);

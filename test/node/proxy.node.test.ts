@@ -289,6 +289,10 @@ describe('createProxyFetch', () => {
     requireAuth = true;
     const request = new Request(`${url()}/redirect-307`, { method: 'PUT', body: 'again' });
     expect(await (await make(async () => user)(request)).text()).toMatch(/ PUT \/moved again$/);
+    // And direct (NO_PROXY) with `tls`, through undici as well.
+    const direct = createProxyFetch({ tls: { ca: cert }, env: { HTTPS_PROXY: proxyUrl, NO_PROXY: '127.0.0.1' } });
+    const body = new Request(`${url()}/redirect-308`, { method: 'POST', body: 'direct' });
+    expect(await (await direct(body)).text()).toMatch(/ POST \/moved direct$/);
   });
 
   it('a credentials call that hangs ends its round at credentialsTimeoutMs (its signal aborted); the next 407 starts a new round', async () => {
