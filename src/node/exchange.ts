@@ -30,6 +30,7 @@ export function exchange(
       socket.off('readable', onReadable);
       socket.off('error', fail);
       socket.off('end', onEnd);
+      socket.off('close', onEnd);
       socket.off('timeout', onTimeout);
       socket.setTimeout?.(0);
     };
@@ -129,6 +130,7 @@ export function exchange(
     socket.on('readable', onReadable);
     socket.on('error', fail);
     socket.on('end', onEnd);
+    socket.on('close', onEnd);
     socket.write(head);
   });
 }

@@ -1,8 +1,7 @@
 import type { Socket } from 'node:net';
 import type * as Undici from 'undici';
-import { openProxySocket } from './handshake.js';
+import { openProxySocket, type ProxyEndpoint } from './handshake.js';
 import type { Attempt, ProxyAuth } from './proxy-auth.js';
-import type { ProxyEndpoint } from './tunnel-agent.js';
 
 /** A forwarded request's 407, carried out of undici's fetch (which turns any 407 into a bare network error). */
 export class ProxyChallenge extends Error {

@@ -8,6 +8,13 @@ import { type ProxyAuth, ProxyAuthFailure } from './proxy-auth.js';
 /** More 407s than any handshake needs (NTLM: 2, Negotiate: a few, a refused identity and one stale nonce on top). */
 const maxLegs = 8;
 
+/** Where the proxy is and the TLS options on either side of it. */
+export interface ProxyEndpoint {
+  proxy: URL;
+  tls: ConnectionOptions | undefined;
+  proxyTls: ConnectionOptions | undefined;
+}
+
 /** Open a connection to the proxy (TLS for an `https:` proxy). */
 export function openProxySocket(proxy: URL, proxyTls: ConnectionOptions | undefined): Promise<Duplex> {
   const host = proxy.hostname.replace(/^\[|\]$/g, '');

@@ -1,15 +1,8 @@
 import { isIP, type Socket } from 'node:net';
-import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect } from 'node:tls';
 import type * as Undici from 'undici';
-import { openProxySocket, openTunnel } from './handshake.js';
+import { openProxySocket, openTunnel, type ProxyEndpoint } from './handshake.js';
 import type { ProxyAuth } from './proxy-auth.js';
-
-/** Where the proxy is and the TLS options on either side of it. */
-export interface ProxyEndpoint {
-  proxy: URL;
-  tls: ConnectionOptions | undefined;
-  proxyTls: ConnectionOptions | undefined;
-}
 
 /**
  * An undici `Agent` for https targets whose connect step opens a CONNECT tunnel through the proxy, authenticates it
