@@ -7,7 +7,9 @@ import { ntlmAuthenticate, ntlmNegotiate, parseNtlmChallenge } from './ntlm.js';
 
 /** Who to authenticate as with the proxy. */
 export interface ProxyIdentity {
+  /** The user name, as the proxy knows it (UTF-8 for Basic and Digest, UTF-16 inside NTLM). */
   username: string;
+  /** The password; it never appears in errors, events or logs. */
   password: string;
   /** The Windows domain for NTLM; ignored by the other schemes. @default '' (the proxy's own) */
   domain?: string;
