@@ -15,7 +15,7 @@ const maxCauseDepth = 8;
  * something else. Recognising it keeps the retry layer from retrying it as a network failure.
  *
  * undici keeps the proxy's answer to itself, so the error's `response` is a local reconstruction (status 407, no
- * headers) and `challenges` is empty; `createProxyFetch` from `apifetch/node` asks the proxy for them instead.
+ * headers) and `challenges` is empty; `createProxyFetch` from `apifetch/node` reads the proxy's 407 itself instead.
  */
 export function proxyAuthenticationFromError(error: unknown, request: Request): ProxyAuthenticationError | undefined {
   let current: unknown = error;

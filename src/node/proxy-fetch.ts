@@ -1,41 +1,27 @@
 import type { ConnectionOptions } from 'node:tls';
-import { Agent, type Dispatcher, ProxyAgent } from 'undici';
+import type * as Undici from 'undici';
 import { abortable } from '../abortable.js';
-import type { Challenge } from '../challenge.js';
+import { parseChallenges } from '../challenge.js';
 import { InvalidOptionError, ProxyAuthenticationError } from '../errors.js';
-import { proxyAuthenticationFromError } from '../proxy-error.js';
+import { ForwardTransport, ProxyChallenge } from './forward-agent.js';
+import type { NegotiateOptions } from './negotiate.js';
 import { bypassesProxy } from './no-proxy.js';
-import { type ProbeResult, probeChallenges } from './probe.js';
+import { loadUndici } from './optional-peers.js';
+import {
+  type Attempt,
+  ProxyAuth,
+  ProxyAuthFailure,
+  type ProxyCredentialsCallback,
+  type ProxyIdentity,
+} from './proxy-auth.js';
+import { createTunnelAgent } from './tunnel-agent.js';
 import { fetchWithDispatcher } from './undici-fetch.js';
-
-/** What the `credentials` callback receives. */
-export interface ProxyCredentialsContext {
-  /** The proxy, without credentials (`http://proxy.internal:3128/`). */
-  proxy: URL;
-  /** The proxy's `Proxy-Authenticate` challenges, parsed (`[{ scheme: 'basic', params: { realm } }]`). */
-  challenges: Challenge[];
-  /** 1 for the first 407 from this proxy, 2 when the answer to attempt 1 was later refused, and so on. */
-  attempt: number;
-}
-
-/**
- * Proxy credentials: a username and password (sent as `Basic`, UTF-8), a whole `Proxy-Authorization` value
- * (`Negotiate …`, `Bearer …`), or `null` to give up.
- */
-export type ProxyCredentials =
-  | {
-      /** Sent as Basic. */
-      username: string;
-      /** Sent as Basic; never appears in errors, events or logs. */
-      password: string;
-    }
-  | string
-  | null;
 
 /** Options of `createProxyFetch`. */
 export interface CreateProxyFetchOptions {
   /**
-   * The proxy URL (`http://proxy.internal:3128`). Credentials in it (`http://user:pass@host:3128`) are sent up front.
+   * The proxy URL (`http://proxy.internal:3128`). Credentials in it (`http://user:pass@host:3128`) are the identity
+   * when there is no `credentials` callback, sent as Basic up front.
    * @default HTTPS_PROXY for https targets, HTTP_PROXY for http targets (lowercase variants first); none: direct
    */
   proxy?: string | URL;
@@ -46,14 +32,28 @@ export interface CreateProxyFetchOptions {
    */
   noProxy?: string;
   /**
-   * Called on a 407 with the proxy's challenges. Its answer is used for one retry of the refused request, then cached
-   * for the proxy so later requests send it up front; concurrent 407s share one call.
-   * @default undefined (a 407 ends in ProxyAuthenticationError)
+   * Called when the proxy wants Basic, Digest or NTLM and no identity is known yet, or the known one was refused:
+   * return `{ username, password, domain? }` (apifetch computes each scheme's answer) or `null` to give up. One call
+   * answers every request refused meanwhile; a refused answer is asked for again once (`attempt` 2), then
+   * `ProxyAuthenticationError`. Not called for Negotiate, which uses the Kerberos ticket cache.
+   * @default undefined (the proxy URL's credentials, else a 407 ends in ProxyAuthenticationError)
    * @example
-   * credentials: async ({ challenges }) =>
-   *   challenges.some((c) => c.scheme === 'negotiate') ? `Negotiate ${await kerberosToken('HTTP@proxy.corp')}` : null
+   * credentials: async ({ signal }) => ({ username: 'svc', password: await vault.get('proxy', { signal }) })
    */
-  credentials?: (ctx: ProxyCredentialsContext) => Promise<ProxyCredentials> | ProxyCredentials;
+  credentials?: ProxyCredentialsCallback;
+  /**
+   * How long one `credentials` call may take. When it runs out, the call's `signal` aborts, every request waiting on
+   * that round ends in `ProxyAuthenticationError`, and the next 407 starts a new round.
+   * @default 30000
+   */
+  credentialsTimeoutMs?: number;
+  /**
+   * Negotiate (SPNEGO/Kerberos): the proxy's service name, or a token function of your own; `false` never offers it.
+   * Without a token function the optional `kerberos` package is loaded when a proxy first asks for Negotiate; when it
+   * is missing or there is no ticket, the next scheme the proxy offers is used.
+   * @default {} (the `kerberos` package, service `HTTP@<proxy host>`)
+   */
+  negotiate?: NegotiateOptions | false;
   /**
    * TLS options for the target (inside the tunnel, and for direct requests), e.g. `{ ca }` for a private CA or a
    * self-signed test server.
@@ -75,12 +75,8 @@ export interface CreateProxyFetchOptions {
 /** The `fetch` that `createProxyFetch` returns: pass it to `createApiFetch({ fetch })`. */
 export type ProxyFetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
-/** One 407 round for a proxy, shared by every request refused meanwhile. */
-interface Flight {
-  probe: ProbeResult;
-  /** The `Proxy-Authorization` to retry with, `null` to give up, or the callback's failure. */
-  outcome: { authorization: string | null } | { failed: unknown };
-}
+/** Sends of one forwarded request: enough for a handshake, a refused identity asked for again, and a stale nonce. */
+const maxForwardTries = 8;
 
 function parseProxy(value: string | URL, option: string): URL {
   try {
@@ -89,10 +85,6 @@ function parseProxy(value: string | URL, option: string): URL {
   } catch {}
   // The value may hold credentials: never echo it.
   throw new InvalidOptionError(option, 'an http: or https: proxy URL', '[redacted]');
-}
-
-function basic(username: string, password: string): string {
-  return `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
 }
 
 const isObject = (value: unknown) => typeof value === 'object' && value !== null;
@@ -105,6 +97,13 @@ function validate(options: CreateProxyFetchOptions): void {
   if (options.noProxy !== undefined && typeof options.noProxy !== 'string') {
     throw new InvalidOptionError('noProxy', 'a string', options.noProxy);
   }
+  const timeout = options.credentialsTimeoutMs;
+  if (timeout !== undefined && !(typeof timeout === 'number' && timeout > 0 && timeout <= 2 ** 31 - 1)) {
+    throw new InvalidOptionError('credentialsTimeoutMs', 'a number of ms in 1…2147483647', timeout);
+  }
+  if (options.negotiate !== undefined && options.negotiate !== false && !isObject(options.negotiate)) {
+    throw new InvalidOptionError('negotiate', 'an object or false', options.negotiate);
+  }
   for (const name of ['tls', 'proxyTls', 'env'] as const) {
     if (options[name] !== undefined && !isObject(options[name])) {
       throw new InvalidOptionError(name, 'an object', options[name]);
@@ -112,25 +111,56 @@ function validate(options: CreateProxyFetchOptions): void {
   }
 }
 
+/** Per proxy: its authentication state and the two ways of sending through it. */
+interface ProxyState {
+  auth: ProxyAuth;
+  tunnel: Undici.Dispatcher;
+  forward: ForwardTransport;
+}
+
+/** The request as sent on each try: its body buffered so a 407 answer or a 307/308 redirect can send it again. */
+interface Replayable {
+  url: string;
+  init: RequestInit;
+}
+
+async function replayable(input: string | URL | Request, init: RequestInit | undefined): Promise<Replayable> {
+  const request = input instanceof Request && !init ? input : new Request(input, init);
+  const body = request.body ? new Uint8Array(await request.arrayBuffer()) : undefined;
+  return {
+    url: request.url,
+    init: {
+      method: request.method,
+      headers: request.headers,
+      redirect: request.redirect,
+      signal: init?.signal ?? request.signal,
+      ...(body ? { body } : {}),
+    },
+  };
+}
+
+/** The error of `type` behind an undici error (`fetch failed` wraps the connect step's or a handler's), if any. */
+function found<T>(error: unknown, type: abstract new (...args: never[]) => T): T | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && isObject(current); depth++) {
+    if (current instanceof type) return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
 /**
- * A `fetch` for Node that goes through an HTTP(S) proxy (undici's `ProxyAgent`: CONNECT tunnels for https targets,
- * absolute-form requests for http targets) and authenticates with it. On a 407 it reads the proxy's challenges, asks
- * `credentials` (one call for all concurrent 407s), retries the request once, and caches the answer for the proxy.
- * A second 407, `null` or a throwing callback ends in `ProxyAuthenticationError`; credentials never appear in it.
+ * A `fetch` for Node that goes through an HTTP(S) proxy (CONNECT tunnels for https targets, absolute-form requests
+ * for http targets) and authenticates with it as curl's `--proxy-anyauth` does: Negotiate, Digest, NTLM or Basic,
+ * the strongest the proxy offers. Identities come from `credentials`, one call for all concurrent 407s; a refused
+ * identity is asked for again once, then the request ends in `ProxyAuthenticationError`, which never holds a secret.
  */
 export function createProxyFetch(options: CreateProxyFetchOptions = {}): ProxyFetch {
   validate(options);
   const env = options.env ?? process.env;
   const explicit = options.proxy === undefined ? undefined : parseProxy(options.proxy, 'proxy');
-  /** Proxy-Authorization per proxy origin, once a credentials answer is known. */
-  const known = new Map<string, string>();
-  /** Per proxy origin: the 407 round in flight, and the last one settled with its number. */
-  const flights = new Map<string, Promise<Flight>>();
-  const settled = new Map<string, { round: number; flight: Flight }>();
-  const rounds = new Map<string, number>();
-  /** Per proxy origin, the agent for its current Proxy-Authorization (undici's ProxyAgent takes it at construction). */
-  const agents = new Map<string, PooledAgent>();
-  let direct: Dispatcher | undefined;
+  const states = new Map<string, ProxyState>();
+  let direct: Undici.Dispatcher | undefined;
 
   const proxyFor = (target: URL): URL | undefined => {
     if (bypassesProxy(target, options.noProxy ?? env.NO_PROXY ?? env.no_proxy)) return undefined;
@@ -142,62 +172,27 @@ export function createProxyFetch(options: CreateProxyFetchOptions = {}): ProxyFe
     return value ? parseProxy(value, target.protocol === 'https:' ? 'HTTPS_PROXY' : 'HTTP_PROXY') : undefined;
   };
 
-  /**
-   * Send through the proxy's agent for `authorization`. An agent replaced by one for newer credentials is closed once
-   * the last request that uses it has its answer (undici's `close` lets its bodies finish), so rotating credentials
-   * never pile up agents and their sockets.
-   */
-  const sendVia = async (
-    proxy: URL,
-    authorization: string | undefined,
-    input: Input,
-    init: RequestInit | undefined,
-  ) => {
-    let pooled = agents.get(proxy.origin);
-    if (!pooled || pooled.authorization !== authorization) {
-      if (pooled) retire(pooled);
-      const agentOptions: ProxyAgent.Options = { uri: proxy.origin };
-      if (authorization) agentOptions.token = authorization;
-      if (options.tls) agentOptions.requestTls = options.tls as NonNullable<ProxyAgent.Options['requestTls']>;
-      if (options.proxyTls) agentOptions.proxyTls = options.proxyTls as NonNullable<ProxyAgent.Options['proxyTls']>;
-      pooled = { authorization, agent: new ProxyAgent(agentOptions), users: 0, retired: false };
-      agents.set(proxy.origin, pooled);
-    }
-    const used = pooled;
-    used.users += 1;
-    try {
-      return await fetchWithDispatcher(input, init, used.agent);
-    } finally {
-      used.users -= 1;
-      if (used.retired && used.users === 0) void used.agent.close().catch(() => {});
-    }
-  };
-  const retire = (pooled: PooledAgent) => {
-    pooled.retired = true;
-    if (pooled.users === 0) void pooled.agent.close().catch(() => {});
-  };
-
-  const startFlight = (proxy: URL, target: URL): Promise<Flight> => {
-    const key = proxy.origin;
-    const round = (rounds.get(key) ?? 0) + 1;
-    rounds.set(key, round);
-    const flight = (async (): Promise<Flight> => {
-      const probe = await probeChallenges(proxy, target, options.proxyTls);
-      if (!options.credentials) return { probe, outcome: { authorization: null } };
-      try {
-        const answer = await options.credentials({ proxy: new URL(key), challenges: probe.challenges, attempt: round });
-        if (answer === null || answer === undefined) return { probe, outcome: { authorization: null } };
-        const authorization = typeof answer === 'string' ? answer : basic(answer.username, answer.password);
-        known.set(key, authorization);
-        return { probe, outcome: { authorization } };
-      } catch (error) {
-        return { probe, outcome: { failed: error } };
-      }
-    })();
-    const shared = flight.finally(() => flights.delete(key));
-    void flight.then((done) => settled.set(key, { round, flight: done }));
-    flights.set(key, shared);
-    return shared;
+  const stateFor = (undici: typeof Undici, proxy: URL): ProxyState => {
+    const key = `${proxy.origin} ${proxy.username}`;
+    let state = states.get(key);
+    if (state) return state;
+    const fromUrl: ProxyIdentity | undefined = proxy.username
+      ? { username: decodeURIComponent(proxy.username), password: decodeURIComponent(proxy.password) }
+      : undefined;
+    const auth = new ProxyAuth(new URL(proxy.origin), {
+      credentials: options.credentials ?? (fromUrl ? () => fromUrl : undefined),
+      credentialsTimeoutMs: options.credentialsTimeoutMs ?? 30_000,
+      negotiate: options.negotiate ?? {},
+      ...(fromUrl ? { upfront: fromUrl } : {}),
+    });
+    const endpoint = { proxy: new URL(proxy.origin), tls: options.tls, proxyTls: options.proxyTls };
+    state = {
+      auth,
+      tunnel: createTunnelAgent(undici, endpoint, auth),
+      forward: new ForwardTransport(undici, endpoint, auth),
+    };
+    states.set(key, state);
+    return state;
   };
 
   return async (input, init) => {
@@ -205,87 +200,109 @@ export function createProxyFetch(options: CreateProxyFetchOptions = {}): ProxyFe
     const request = input instanceof Request ? input : new Request(input, { method: init?.method ?? 'GET' });
     const target = new URL(request.url);
     const proxy = proxyFor(target);
+    if (!proxy && !options.tls) return globalThis.fetch(input, init);
+    const undici = await loadUndici();
+    const sent = await replayable(input, init);
     if (!proxy) {
-      if (!options.tls) return globalThis.fetch(input, init);
-      direct ??= new Agent({ connect: options.tls as Agent.Options['connect'] & object });
-      return fetchWithDispatcher(input, init, direct);
+      direct ??= new undici.Agent({ connect: options.tls as Undici.Agent.Options['connect'] & object });
+      return fetchWithDispatcher(sent.url, sent.init, direct);
     }
-    const signal = init?.signal ?? request.signal;
-    // A body in `init` is read by the first send: a Request holds it, so an unsent copy can be kept for the retry.
-    if (!(input instanceof Request) && init?.body != null) {
-      input = new Request(input, init);
-      init = undefined;
-    }
-    const key = proxy.origin;
-    const fromUrl = proxy.username
-      ? basic(decodeURIComponent(proxy.username), decodeURIComponent(proxy.password))
-      : undefined;
-    const sentWith = known.get(key) ?? fromUrl;
-    const roundAtSend = rounds.get(key) ?? 0;
-    // An unsent copy of a Request body, in case the proxy asks for credentials first.
-    const spare = input instanceof Request && input.body ? input.clone() : undefined;
-    try {
-      const response = await sendVia(proxy, sentWith, input, init);
-      void spare?.body?.cancel().catch(() => {});
-      return response;
-    } catch (error) {
-      if (!proxyAuthenticationFromError(error, request)) {
-        void spare?.body?.cancel().catch(() => {});
-        throw error;
-      }
-    }
-
-    const redacted = new URL(key).href;
-    const refused = (probe: ProbeResult | undefined, cause?: unknown) => {
+    const state = stateFor(undici, proxy);
+    const refused = (failure: ProxyAuthFailure) => {
       const headers = new Headers();
-      for (const value of probe?.headers ?? []) headers.append('proxy-authenticate', value);
-      // undici hid the proxy's answer: this 407 is rebuilt from the probe's challenges.
+      for (const value of failure.headers) headers.append('proxy-authenticate', value);
+      // undici's fetch never sees the proxy's 407 on a tunnel: this one is rebuilt from its challenges.
       const response = new Response(null, { status: 407, statusText: 'Proxy Authentication Required', headers });
-      const challenges = probe?.challenges ?? [];
-      return new ProxyAuthenticationError({ response, request, challenges, proxy: redacted, cause });
+      const proxyUrl = new URL(proxy.origin).href;
+      return new ProxyAuthenticationError({
+        response,
+        request,
+        challenges: failure.challenges,
+        proxy: proxyUrl,
+        cause: failure.cause ?? new Error(failure.message),
+      });
+    };
+    const send = async (dispatcher: Undici.Dispatcher) => {
+      try {
+        return await fetchWithDispatcher(sent.url, sent.init, dispatcher);
+      } catch (error) {
+        const failure = found(error, ProxyAuthFailure);
+        throw failure ? refused(failure) : error;
+      }
     };
 
-    // A round that began after this request was sent answers it too, whatever its answer (credentials, `null`, a
-    // failure): every request refused meanwhile shares one probe and one `credentials` call. Otherwise this 407
-    // refuses what the last round gave: ask again.
-    const inFlight = flights.get(key);
-    const last = settled.get(key);
-    let flight: Flight;
-    if (inFlight) flight = await abortable(inFlight, signal);
-    else if (last && last.round > roundAtSend) flight = last.flight;
-    else {
-      if (sentWith !== undefined && known.get(key) === sentWith) known.delete(key);
-      flight = await abortable(startFlight(proxy, target), signal);
-    }
-    const { probe, outcome } = flight;
-    if ('failed' in outcome) {
-      // The callback's own message may quote a secret: keep only its kind.
-      const failed = outcome.failed;
-      throw refused(
-        probe,
-        new Error(`credentials callback failed${failed instanceof Error ? `: ${failed.name}` : ''}`),
-      );
-    }
-    const authorization = outcome.authorization;
-    if (authorization === null) throw refused(probe);
+    if (target.protocol === 'https:') return send(state.tunnel);
 
-    try {
-      return await sendVia(proxy, authorization, spare ?? input, init);
-    } catch (error) {
-      if (!proxyAuthenticationFromError(error, request)) throw error;
-      if (known.get(key) === authorization) known.delete(key);
-      throw refused(probe);
+    const method = sent.init.method ?? 'GET';
+    const signal = sent.init.signal ?? undefined;
+    /** Answer a forwarded 407 (`canBind`: on a pinned connection), or throw the ProxyAuthenticationError. */
+    const answer = async (attempt: Attempt, challenge: ProxyChallenge, tries: number, canBind: boolean) => {
+      const challenges = parseChallenges(challenge.headers);
+      try {
+        if (tries >= maxForwardTries) {
+          throw new ProxyAuthFailure('proxy authentication failed: too many 407 answers', challenges);
+        }
+        const request = { method, uri: target.href, keepAlive: challenge.keepAlive, canBind, signal };
+        return await abortable(state.auth.answer(attempt, challenges, request), signal);
+      } catch (error) {
+        if (!(error instanceof ProxyAuthFailure)) throw error;
+        const cause = error.cause instanceof Error ? error.cause : undefined;
+        throw refused(new ProxyAuthFailure(error.message, error.challenges, challenge.headers, cause).toPublic());
+      }
+    };
+
+    // NTLM or Negotiate: on a leased connection, which the request's own legs authenticate if it is new.
+    const pinned = async (first?: ProxyChallenge) => {
+      const connection = state.forward.lease();
+      let released = false;
+      const release = () => {
+        if (!released) connection.release();
+        released = true;
+      };
+      try {
+        const attempt = state.auth.newAttempt();
+        let header: string | undefined;
+        if (!connection.authenticated) {
+          // Straight to the handshake the proxy asked for, else the one that worked last.
+          const next = first ? await answer(attempt, first, 1, true) : undefined;
+          header = next && 'header' in next ? next.header : await state.auth.upfront(attempt, method, target.href);
+        }
+        for (let tries = 1; ; tries++) {
+          try {
+            const response = await send(connection.dispatcher(header, release));
+            if (header !== undefined) connection.authenticated = true;
+            state.auth.succeeded(attempt);
+            return response;
+          } catch (error) {
+            const challenge = found(error, ProxyChallenge);
+            if (!challenge) throw error;
+            connection.authenticated = false;
+            const next = await answer(attempt, challenge, tries, true);
+            header = 'header' in next ? next.header : undefined;
+          }
+        }
+      } catch (error) {
+        release();
+        throw error;
+      }
+    };
+    if (state.forward.bound) return pinned();
+
+    const attempt = state.auth.newAttempt();
+    for (let tries = 1; ; tries++) {
+      try {
+        const response = await send(state.forward.dispatcherFor(attempt));
+        state.auth.succeeded(attempt);
+        return response;
+      } catch (error) {
+        const challenge = found(error, ProxyChallenge);
+        if (!challenge) throw error;
+        const next = await answer(attempt, challenge, tries, false);
+        if ('bound' in next) {
+          state.forward.bound = true;
+          return pinned(challenge);
+        }
+      }
     }
   };
-}
-
-type Input = string | URL | Request;
-
-interface PooledAgent {
-  authorization: string | undefined;
-  agent: Dispatcher;
-  /** Requests sending through it now. */
-  users: number;
-  /** Replaced by an agent for newer credentials: closed when its last user is done. */
-  retired: boolean;
 }

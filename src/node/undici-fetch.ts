@@ -1,10 +1,11 @@
-import { type Dispatcher, fetch as undiciFetch } from 'undici';
+import type { Dispatcher, fetch as undiciFetch } from 'undici';
+import { loadUndici } from './optional-peers.js';
 
 type UndiciInit = NonNullable<Parameters<typeof undiciFetch>[1]>;
 
 /**
  * Send through undici's own `fetch` with `dispatcher`. Node's built-in fetch bundles an older undici whose handler
- * API does not match undici 8's `ProxyAgent` ("invalid onRequestStart method"), and undici's fetch does not take the
+ * API does not match undici 8's dispatchers ("invalid onRequestStart method"), and undici's fetch does not take the
  * built-in `Request` whole, so the request is passed as URL + init and the answer converted back to the global
  * `Response` that ky and callers check against.
  */
@@ -31,7 +32,8 @@ export async function fetchWithDispatcher(
     };
   }
   if (dispatcher) options.dispatcher = dispatcher;
-  const res = await undiciFetch(url, options as UndiciInit);
+  const { fetch } = await loadUndici();
+  const res = await fetch(url, options as UndiciInit);
   const response = new Response(res.body as ReadableStream<Uint8Array> | null, {
     status: res.status,
     statusText: res.statusText,

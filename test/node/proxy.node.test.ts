@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { inspect } from 'node:util';
 import { createProxy } from 'proxy';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createApiFetch, isProxyAuthenticationError, type ProxyAuthenticationError } from '../../src/index.js';
@@ -11,6 +12,7 @@ const cert = readFileSync(new URL('../fixtures/localhost-cert.pem', import.meta.
 const key = readFileSync(new URL('../fixtures/localhost-key.pem', import.meta.url));
 const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`, 'utf8').toString('base64')}`;
 const good = basic('user', 's3cret');
+const user = { username: 'user', password: 's3cret' };
 /** Proxy-Authorization values the proxy accepts. */
 const accepted = new Set([good, basic('jürgen', 'pässwörd'), 'Negotiate dG9rZW4=']);
 
@@ -42,6 +44,11 @@ const echo = (scheme: string) => (req: IncomingMessage, res: import('node:http')
   });
   if (req.url === '/hang') {
     hanging.push(req);
+    return;
+  }
+  const redirect = /^\/redirect-(30[78])$/.exec(req.url ?? '');
+  if (redirect) {
+    req.on('end', () => res.writeHead(Number(redirect[1]), { location: '/moved' }).end());
     return;
   }
   req.on('end', () => res.end(`${scheme} ${req.method} ${req.url}${body ? ` ${body}` : ''}`));
@@ -102,11 +109,11 @@ describe('createProxyFetch', () => {
         proxy: new URL(`${proxyUrl}/`),
         attempt: 1,
         challenges: [{ scheme: 'basic', params: { realm: 'proxy' } }],
+        signal: expect.any(AbortSignal),
       });
-      // The first try, the probe for the challenges (the same kind of request), the retry with credentials.
+      // The first try, answered by a 407 with the challenges, then the retry with credentials.
       expect(seen).toEqual([
         { method, auth: undefined },
-        { method: method === 'GET' ? 'HEAD' : 'CONNECT', auth: undefined },
         { method, auth: good },
       ]);
 
@@ -124,24 +131,22 @@ describe('createProxyFetch', () => {
     expect(isProxyAuthenticationError(error)).toBe(true);
     expect(error).toMatchObject({ status: 407, retryable: false, proxy: `${proxyUrl}/` });
     expect(error.challenges).toEqual([{ scheme: 'basic', params: { realm: 'proxy' } }]);
-    // Rebuilt from the probe, since undici hides the real 407.
     expect(error.response.headers.get('proxy-authenticate')).toBe('Basic realm="proxy"');
-    expect(seen.map((s) => s.auth)).toEqual([undefined, undefined, basic('user', 'wrong-password')]);
+    expect(seen.map((s) => s.auth)).toEqual([undefined, basic('user', 'wrong-password')]);
     expect(credentials).toHaveBeenCalledTimes(1);
     expect(JSON.stringify({ message: error.message, proxy: error.proxy, stack: error.stack })).not.toMatch(
       /wrong-password|d3Jvbmct/,
     );
 
-    // The refused answer is not cached: the next request asks again (attempt 2).
+    // The refused answer is not trusted: the next request's 407 asks again (attempt 2).
     seen.length = 0;
     await fetch(`${url()}/again`).catch(() => {});
-    expect(seen[0]?.auth).toBeUndefined();
     expect(credentials).toHaveBeenCalledTimes(2);
   });
 
   it('cached credentials the proxy later refuses: asked again (attempt 2), the request retried once', async () => {
     const rotated = basic('user', 'rotated');
-    const answers = [good, rotated];
+    const answers = [user, { username: 'user', password: 'rotated' }];
     const credentials = vi.fn(async (_ctx: { attempt: number }) => answers.shift() ?? null);
     const fetch = make(credentials);
     expect((await fetch(`${httpsUrl}/1`)).status).toBe(200);
@@ -151,7 +156,8 @@ describe('createProxyFetch', () => {
       seen.length = 0;
       expect((await fetch(`${httpsUrl}/2`)).status).toBe(200);
       expect(credentials.mock.calls.map(([ctx]) => ctx.attempt)).toEqual([1, 2]);
-      expect(seen.map((s) => s.auth)).toEqual([good, undefined, rotated]);
+      // Basic worked before, so it goes up front; refused, it is asked for again and sent once more.
+      expect(seen.map((s) => s.auth)).toEqual([good, rotated]);
     } finally {
       accepted.delete(rotated);
       accepted.add(good);
@@ -164,7 +170,7 @@ describe('createProxyFetch', () => {
       const error = (await fetch(`${httpUrl}/x`).catch((e: unknown) => e)) as ProxyAuthenticationError;
       expect(error).toMatchObject({ name: 'ProxyAuthenticationError', status: 407 });
       expect(error.challenges[0]?.scheme).toBe('basic');
-      expect(seen.map((s) => s.auth)).toEqual([undefined, undefined]);
+      expect(seen.map((s) => s.auth)).toEqual([undefined]);
     }
   });
 
@@ -178,11 +184,7 @@ describe('createProxyFetch', () => {
     expect(seen.filter((s) => s.auth !== undefined)).toHaveLength(0);
   });
 
-  it('a returned string is the whole header value (Negotiate); Basic is UTF-8', async () => {
-    const negotiate = make(async ({ challenges }) => (challenges.length ? 'Negotiate dG9rZW4=' : null));
-    expect((await negotiate(`${httpsUrl}/n`)).status).toBe(200);
-    expect(seen.at(-1)?.auth).toBe('Negotiate dG9rZW4=');
-
+  it('Basic is UTF-8', async () => {
     const utf8 = make(async () => ({ username: 'jürgen', password: 'pässwörd' }));
     expect((await utf8(`${httpUrl}/u`)).status).toBe(200);
     expect(seen.at(-1)?.auth).toBe(`Basic ${Buffer.from('jürgen:pässwörd').toString('base64')}`);
@@ -201,7 +203,7 @@ describe('createProxyFetch', () => {
 
   it('replays a body on the retry: a Request body, and a string or stream body given in init', async () => {
     const request = new Request(`${httpsUrl}/post`, { method: 'POST', body: 'payload', headers: { 'x-a': '1' } });
-    expect(await (await make(async () => good)(request)).text()).toBe('https POST /post payload');
+    expect(await (await make(async () => user)(request)).text()).toBe('https POST /post payload');
     const stream = () =>
       new ReadableStream<Uint8Array>({
         start(controller) {
@@ -216,21 +218,21 @@ describe('createProxyFetch', () => {
       // A fresh client each time: the first try is refused, so the body really is sent twice.
       seen.length = 0;
       const init = { method: 'POST', body, duplex: 'half' } as RequestInit;
-      expect(await (await make(async () => good)(`${httpUrl}/post`, init)).text()).toBe(`http POST /post ${text}`);
-      expect(seen.map((s) => s.auth)).toEqual([undefined, undefined, good]);
+      expect(await (await make(async () => user)(`${httpUrl}/post`, init)).text()).toBe(`http POST /post ${text}`);
+      expect(seen.map((s) => s.auth)).toEqual([undefined, good]);
     }
   });
 
   it('a request aborted while the 407 round waits for credentials rejects at once; the round goes on', async () => {
-    let answer: (value: string) => void = () => {};
-    const fetch = make(() => new Promise<string>((resolve) => (answer = resolve)));
+    let answer: (value: typeof user) => void = () => {};
+    const fetch = make(() => new Promise<typeof user>((resolve) => (answer = resolve)));
     const controller = new AbortController();
     const aborted = fetch(`${httpUrl}/a`, { signal: controller.signal }).catch((e: unknown) => e);
     const other = fetch(`${httpUrl}/b`);
-    await vi.waitFor(() => expect(seen.length).toBeGreaterThanOrEqual(3));
+    await vi.waitFor(() => expect(seen.length).toBeGreaterThanOrEqual(2));
     controller.abort(new Error('user left'));
     expect(await aborted).toMatchObject({ message: 'user left' });
-    answer(good);
+    answer(user);
     expect((await other).status).toBe(200);
   });
 
@@ -246,8 +248,8 @@ describe('createProxyFetch', () => {
       open();
       expect(await late).toMatchObject({ name: 'ProxyAuthenticationError', status: 407 });
       expect(credentials).toHaveBeenCalledTimes(1);
-      // The two first tries and one probe.
-      expect(seen).toHaveLength(3);
+      // The two first tries only.
+      expect(seen).toHaveLength(2);
     } finally {
       lateGate = undefined;
     }
@@ -258,23 +260,86 @@ describe('createProxyFetch', () => {
     // Other tests' clients may still hold idle sockets: count what this one adds.
     const before = await connections();
     let version = 0;
-    // Each answer is refused later: the next request is refused, asks again, and gets a new agent.
-    accepted.add('Bearer v1');
-    const fetch = make(async () => `Bearer v${++version}`);
+    // Each answer is refused later: the next request is refused and asks again.
+    const fetch = make(async () => ({ username: 'user', password: `v${++version}` }));
     try {
       for (let i = 1; i <= 5; i++) {
         accepted.clear();
-        accepted.add(`Bearer v${i}`);
+        accepted.add(basic('user', `v${i}`));
         expect((await fetch(`${httpUrl}/r${i}`)).status).toBe(200);
       }
       expect(version).toBe(5);
-      // One agent (and its socket) per rotation would leave 5 connections open; replaced agents close theirs.
+      // One socket per rotation would leave 5 connections open.
       await vi.waitFor(async () => expect(await connections()).toBeLessThanOrEqual(before + 2));
     } finally {
       accepted.clear();
       for (const value of [good, basic('jürgen', 'pässwörd'), 'Negotiate dG9rZW4=']) accepted.add(value);
     }
   });
+
+  it.each(targets)('%s: a 307/308 redirect of a POST is followed with its body, as fetch does', async (_, url) => {
+    requireAuth = false;
+    const fetch = make();
+    for (const status of [307, 308]) {
+      const response = await fetch(`${url()}/redirect-${status}`, { method: 'POST', body: 'payload' });
+      expect(response.redirected).toBe(true);
+      expect(await response.text()).toMatch(/ POST \/moved payload$/);
+    }
+    // The same through the 407 round: the body survives the retry and the redirect.
+    requireAuth = true;
+    const request = new Request(`${url()}/redirect-307`, { method: 'PUT', body: 'again' });
+    expect(await (await make(async () => user)(request)).text()).toMatch(/ PUT \/moved again$/);
+    // And direct (NO_PROXY) with `tls`, through undici as well.
+    const direct = createProxyFetch({ tls: { ca: cert }, env: { HTTPS_PROXY: proxyUrl, NO_PROXY: '127.0.0.1' } });
+    const body = new Request(`${url()}/redirect-308`, { method: 'POST', body: 'direct' });
+    expect(await (await direct(body)).text()).toMatch(/ POST \/moved direct$/);
+  });
+
+  it('a credentials call that hangs ends its round at credentialsTimeoutMs (its signal aborted); the next 407 starts a new round', async () => {
+    const signals: AbortSignal[] = [];
+    const credentials = vi.fn(({ signal, attempt }: { signal: AbortSignal; attempt: number }) => {
+      signals.push(signal);
+      return attempt === 1 ? new Promise<never>(() => {}) : user;
+    });
+    const fetch = createProxyFetch({ proxy: proxyUrl, env: {}, credentials, credentialsTimeoutMs: 50 });
+    const [first, second] = await Promise.all([
+      fetch(`${httpUrl}/t1`).catch((e: unknown) => e),
+      fetch(`${httpUrl}/t2`).catch((e: unknown) => e),
+    ]);
+    for (const error of [first, second]) {
+      expect(error).toMatchObject({ name: 'ProxyAuthenticationError', status: 407 });
+      expect((error as Error).cause).toMatchObject({ message: 'credentials callback timed out after 50 ms' });
+    }
+    expect(credentials).toHaveBeenCalledTimes(1);
+    expect(signals[0]?.aborted).toBe(true);
+    expect((await fetch(`${httpUrl}/t3`)).status).toBe(200);
+    expect(credentials.mock.calls.map(([ctx]) => ctx.attempt)).toEqual([1, 2]);
+    expect(signals[1]?.aborted).toBe(false);
+  });
+
+  it.each(targets)(
+    '%s: the 407 error and its event hold no credentials anywhere (util.inspect, depth ∞)',
+    async (_, url) => {
+      const events: unknown[] = [];
+      const api = createApiFetch({
+        baseUrl: url(),
+        fetch: make(async () => ({ username: 'user', password: 'hunter2-secret' })),
+        onEvent: (event) => events.push(event),
+      });
+      const error = await api.get('x').catch((e: unknown) => e);
+      expect(isProxyAuthenticationError(error)).toBe(true);
+      const errorEvents = events.filter((event) => (event as { type: string }).type === 'error');
+      expect(errorEvents).toHaveLength(1);
+      const secret = /hunter2-secret|aHVudGVyMi1zZWNyZXQ|dXNlcjpodW50ZXIyLXNlY3JldA/;
+      for (const value of [error, ...errorEvents]) {
+        expect(inspect(value, { depth: Number.POSITIVE_INFINITY })).toContain('407 Proxy Authentication Required');
+      }
+      for (const value of [error, ...events]) {
+        expect(inspect(value, { depth: Number.POSITIVE_INFINITY, showHidden: true })).not.toMatch(secret);
+      }
+      expect(JSON.stringify(events)).not.toMatch(secret);
+    },
+  );
 
   it.each(targets)('%s: an abort signal reaches the proxied request in flight', async (_, url) => {
     requireAuth = false;
@@ -291,15 +356,15 @@ describe('createProxyFetch', () => {
   it('50 concurrent requests on a fresh client share one probe and one credentials call, and all succeed', async () => {
     const credentials = vi.fn(async () => {
       // Answer only once every first try was refused and the probe made: all 50 are waiting on this call.
-      await vi.waitFor(() => expect(seen.length).toBeGreaterThanOrEqual(51), { timeout: 5000, interval: 5 });
-      return good;
+      await vi.waitFor(() => expect(seen.length).toBeGreaterThanOrEqual(50), { timeout: 5000, interval: 5 });
+      return user;
     });
     const fetch = make(credentials);
     const responses = await Promise.all(Array.from({ length: 50 }, (_, i) => fetch(`${httpsUrl}/c${i}`)));
     expect(responses.map((r) => r.status)).toEqual(Array(50).fill(200));
     expect(credentials).toHaveBeenCalledTimes(1);
-    // 50 first tries, one probe, 50 retries.
-    expect(seen.filter((s) => s.auth === undefined)).toHaveLength(51);
+    // 50 first tries, 50 retries.
+    expect(seen.filter((s) => s.auth === undefined)).toHaveLength(50);
     expect(seen.filter((s) => s.auth === good)).toHaveLength(50);
   });
 
@@ -335,8 +400,8 @@ describe('createProxyFetch', () => {
     const error = await api.get('x').catch((e: unknown) => e);
     expect(isProxyAuthenticationError(error)).toBe(true);
     expect(credentials).toHaveBeenCalledTimes(1);
-    // First try, probe, one retry with credentials: no second round from the retry layer.
-    expect(seen.map((s) => s.auth)).toEqual([undefined, undefined, basic('user', 'wrong')]);
+    // First try, one retry with credentials: no second round from the retry layer.
+    expect(seen.map((s) => s.auth)).toEqual([undefined, basic('user', 'wrong')]);
   });
 
   it('validates options by name, without echoing a proxy URL or credentials', () => {
