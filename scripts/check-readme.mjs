@@ -41,7 +41,7 @@ declare function showBanner(message: string): void;
 declare const tokensFromLogin: import('apifetch').TokenSet;
 declare const refresh: (ctx: import('apifetch').RefreshContext) => Promise<import('apifetch').TokenSet>;
 declare const response: Response;
-declare const vault: { get(name: string): Promise<string> };
+declare const vault: { get(name: string, options?: { signal?: AbortSignal }): Promise<string> };
 declare const redlock: { using<T>(resources: string[], durationMs: number, fn: () => Promise<T>): Promise<T> };
 declare const sharedStore: import('apifetch').TokenStore;
 `;
