@@ -7,13 +7,13 @@ import { fileURLToPath } from 'node:url';
 
 const child = `
 const [libPath, kyPath, which, total] = process.argv.slice(1);
-const { createApiFetch } = await import(libPath);
+const { createApiFetch, createTokenSession } = await import(libPath);
 const ky = (await import(kyPath)).default;
 const fetch = async () => new Response('{"ok":true}', { headers: { 'content-type': 'application/json' } });
 const base = 'https://api.example.test';
 const clients = {
   apifetch: () => {
-    const api = createApiFetch({ baseUrl: base, fetch, auth: { tokens: { accessToken: 'token' } } });
+    const api = createApiFetch({ baseUrl: base, fetch, auth: { session: createTokenSession({ tokens: { accessToken: 'token' } }) } });
     return (path) => api.get(path).json();
   },
   ky: () => {

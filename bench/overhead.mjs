@@ -15,7 +15,7 @@ export async function runOverhead({ lib, rounds = 15, requests = 2000, concurren
   await server.control({ token: 'valid-token' });
   const api = lib.createApiFetch({
     baseUrl: server.origin,
-    auth: { tokens: { accessToken: 'valid-token' } },
+    auth: { session: lib.createTokenSession({ tokens: { accessToken: 'valid-token' } }) },
   });
   const contenders = {
     fetch: () => fetch(url).then((r) => r.json()),
@@ -66,7 +66,11 @@ async function cpuPerRequest(lib, { rounds = 21, requests = 2500 } = {}) {
   const base = 'https://api.example.test';
   const kyClient = ky.create({ prefix: base, fetch: memoryFetch });
   const ofetchClient = createFetch({ fetch: memoryFetch, Headers, AbortController });
-  const api = lib.createApiFetch({ baseUrl: base, fetch: memoryFetch, auth: { tokens: { accessToken: 'token' } } });
+  const api = lib.createApiFetch({
+    baseUrl: base,
+    fetch: memoryFetch,
+    auth: { session: lib.createTokenSession({ tokens: { accessToken: 'token' } }) },
+  });
   const contenders = {
     // A real fetch builds a Request from its input; so does this one, to stay comparable.
     fetch: () => memoryFetch(new Request(`${base}/json`)).then((r) => r.json()),

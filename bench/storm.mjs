@@ -17,7 +17,13 @@ function contenders(lib, origin) {
       const api = lib.createApiFetch({
         baseUrl: origin,
         timeout: requestTimeoutMs,
-        auth: { tokens: { accessToken: 'expired' }, refresh: () => getToken(origin), maxRefreshes: 1000 },
+        auth: {
+          session: lib.createTokenSession({
+            tokens: { accessToken: 'expired' },
+            refresh: () => getToken(origin),
+            maxRefreshes: 1000,
+          }),
+        },
       });
       return (i) => api.get(`data/${i}`).json();
     },
@@ -26,9 +32,11 @@ function contenders(lib, origin) {
         baseUrl: origin,
         timeout: requestTimeoutMs,
         auth: {
-          tokens: { accessToken: 'expired', expiresAt: Date.now() - 1000 },
-          refresh: () => getToken(origin),
-          maxRefreshes: 1000,
+          session: lib.createTokenSession({
+            tokens: { accessToken: 'expired', expiresAt: Date.now() - 1000 },
+            refresh: () => getToken(origin),
+            maxRefreshes: 1000,
+          }),
         },
       });
       return (i) => api.get(`data/${i}`).json();
