@@ -80,6 +80,8 @@ export function createTokenSession(input: TokenSessionOptions = {}): TokenSessio
   });
 
   let loaded: Promise<void> | undefined;
+  /** Set once loading is done, so the hot path skips awaiting it. */
+  let ready = false;
   const load = () => {
     loaded ??= (async () => {
       if (coordination?.missing) emit({ type: 'coordination:fallback', missing: coordination.missing });
@@ -93,7 +95,9 @@ export function createTokenSession(input: TokenSessionOptions = {}): TokenSessio
       }
       const stored = await read();
       if (stored && !state.tokens) state.adopt(stored);
-    })();
+    })().finally(() => {
+      ready = true;
+    });
     return loaded;
   };
 
@@ -131,7 +135,7 @@ export function createTokenSession(input: TokenSessionOptions = {}): TokenSessio
     },
 
     async acquire(signal) {
-      await load();
+      if (!ready) await load();
       if (inflight) return settle(await abortable(inflight, signal));
       if (state.signedOut) return { failure: 'signed_out' };
       const tokens = state.tokens;
