@@ -8,6 +8,7 @@ const entries = {
   index: resolve(import.meta.dirname, 'src/index.ts'),
   testing: resolve(import.meta.dirname, 'src/testing/index.ts'),
   node: resolve(import.meta.dirname, 'src/node/index.ts'),
+  dpop: resolve(import.meta.dirname, 'src/dpop/index.ts'),
 };
 
 /** Every dependency and peer stays external (users' bundlers dedupe them), read from package.json so none is missed. */
@@ -30,6 +31,7 @@ export default defineConfig({
   // Tests import the package by name, as users do (the README example), resolved to the sources.
   resolve: {
     alias: [
+      { find: /^apifetch\/dpop$/, replacement: resolve(import.meta.dirname, 'src/dpop/index.ts') },
       { find: /^apifetch\/testing$/, replacement: resolve(import.meta.dirname, 'src/testing/index.ts') },
       { find: /^apifetch$/, replacement: resolve(import.meta.dirname, 'src/index.ts') },
     ],

@@ -95,6 +95,7 @@ function build(options: ApiFetchOptions, inherited: Shared | undefined): ApiFetc
   } else {
     const session = resolved.session?.[sessionKey] ?? createAccessTokenSession(resolved.getAccessToken);
     session.subscribe?.(emit);
+    if (resolved.binder) session.bind?.(resolved.binder);
     shared = { session, controller: resolved.session ?? noController, throttleFor: ownThrottle() };
   }
   const retryDeps: RetryDeps = { options: retry, throttleFor: shared.throttleFor, emit, now: resolved.now };

@@ -14,6 +14,7 @@ export const ErrorCode = {
   retryAfterTooLong: 'ERR_RETRY_AFTER_TOO_LONG',
   /** `InvalidOptionError`. */
   invalidOption: 'ERR_INVALID_OPTION',
+  dpop: 'ERR_DPOP',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -39,7 +40,7 @@ export type UnauthenticatedReason =
   | 'unsupported_challenge'
   | 'refresh_timeout';
 
-interface HttpErrorInit {
+export interface HttpErrorInit {
   response: Response;
   request: Request;
   challenges?: readonly Challenge[];
@@ -60,7 +61,7 @@ const HTTPErrorBase = HTTPError as unknown as abstract new (
 ) => Omit<HTTPError, 'name'> & Error;
 
 /** Base of the apifetch HTTP errors: a ky `HTTPError` with a stable `code` and the parsed challenges. */
-abstract class ApiFetchHTTPError extends HTTPErrorBase {
+export abstract class ApiFetchHTTPError extends HTTPErrorBase {
   abstract readonly code: ErrorCode;
   /** Whether retrying the same request unchanged could succeed. */
   abstract readonly retryable: boolean;

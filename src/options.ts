@@ -1,4 +1,5 @@
 import type { Options as KyOptions } from 'ky';
+import type { DpopKeyStore, ProofSigner, TokenBinder } from './auth/binder.js';
 import { isInsecureOrigin, toOrigin } from './auth/origins.js';
 import type { AuthSession, MaybeToken } from './auth/session.js';
 import type { Challenge } from './challenge.js';
@@ -60,6 +61,14 @@ export interface AuthOptions {
    * @default false
    */
   allowInsecureHttp?: boolean;
+  /**
+   * Sender-constrained tokens (DPoP, RFC 9449): `createDpop()` from `apifetch/dpop`. Every request to an origin that
+   * receives the token then carries `Authorization: DPoP <token>` and a fresh proof signed with the session's key;
+   * the refresh function gets `ctx.dpop` to send proof-bound token requests.
+   * @default undefined (bearer tokens)
+   * @example auth: { session, dpop: createDpop() }
+   */
+  dpop?: TokenBinder;
 }
 
 /** Retry of transient failures. Every field is optional. */
@@ -248,6 +257,11 @@ export interface RefreshContext {
   challenge?: Challenge;
   /** Aborted when the refresh times out (`refreshTimeoutMs`): pass it to your fetch. */
   signal: AbortSignal;
+  /**
+   * With `auth.dpop`: proofs for the token request, so the new tokens are bound to the same key. Send the request
+   * with `ctx.dpop.fetch` (a fresh proof per send, the server's `use_dpop_nonce` answered once).
+   */
+  dpop?: ProofSigner;
 }
 
 /** Options of `createTokenSession`. */
@@ -319,6 +333,24 @@ export interface TokenSessionOptions {
   now?: () => number;
 }
 
+/** Options of `createDpop` (`apifetch/dpop`). */
+export interface DpopOptions {
+  /**
+   * The key pair to sign proofs with, for a key the app keeps itself (a server process, say): the private key should
+   * be non-extractable, the public key extractable (its JWK goes in every proof). ES256 (ECDSA P-256) unless the
+   * server asks otherwise. Cannot be combined with `store`.
+   * @default a new ES256 key pair, private key non-extractable (kept in `store`)
+   */
+  key?: CryptoKeyPair;
+  /**
+   * Where the key pair lives: `indexedDbKeyStore(name)` in a browser keeps it across reloads and shares it between
+   * the tabs of one token session (give the name of its `storageTokenStore` key). Tokens are bound to this key:
+   * losing it means signing in again.
+   * @default in memory, for this process or page only
+   */
+  store?: DpopKeyStore;
+}
+
 /** A token session from `createTokenSession`: what `auth.session` takes and `api.auth` returns. */
 export interface TokenSession extends AuthController {
   /** @internal The auth layer's side of the session. */
@@ -350,6 +382,8 @@ export interface ResolvedOptions {
   /** Exact origins that may receive the token: `baseUrl`'s (or the page's) and `auth.origins`. */
   tokenOrigins: readonly string[];
   allowInsecureHttp: boolean;
+  /** `auth.dpop`: binds the token to each request. */
+  binder: TokenBinder | undefined;
   /** `false` when `auth: false`. */
   authEnabled: boolean;
   onUnauthenticated: ((error: UnauthenticatedError) => void) | undefined;
@@ -513,7 +547,10 @@ export function resolveOptions(options: ApiFetchOptions): ResolvedOptions {
   const auth = options.auth ?? {};
   if (auth !== false && !isObject(auth)) throw new InvalidOptionError('auth', 'an object or false', auth);
   const a: AuthOptions = auth === false ? {} : auth;
-  onlyKnown(a, ['getAccessToken', 'session', 'origins', 'allowInsecureHttp'], 'auth.');
+  onlyKnown(a, ['getAccessToken', 'session', 'origins', 'allowInsecureHttp', 'dpop'], 'auth.');
+  if (a.dpop !== undefined && (a.dpop?.scheme !== 'DPoP' || typeof a.dpop.send !== 'function')) {
+    throw new InvalidOptionError('auth.dpop', 'a binder from createDpop()', a.dpop);
+  }
   optionalFunction(hidden(a.getAccessToken), 'auth.getAccessToken');
   if (a.session !== undefined && !isTokenSession(a.session)) {
     throw new InvalidOptionError('auth.session', 'a session from createTokenSession()', hidden(a.session));
@@ -565,6 +602,7 @@ export function resolveOptions(options: ApiFetchOptions): ResolvedOptions {
     session: a.session,
     tokenOrigins,
     allowInsecureHttp,
+    binder: a.dpop,
     authEnabled: auth !== false,
     onUnauthenticated: optionalFunction(onUnauthenticated, 'onUnauthenticated'),
     onForbidden: optionalFunction(onForbidden, 'onForbidden'),
@@ -707,4 +745,19 @@ export function resolveSessionOptions(options: TokenSessionOptions): ResolvedSes
     random: optionalFunction(options.random, 'random') ?? Math.random,
     now: optionalFunction(options.now, 'now') ?? Date.now,
   };
+}
+
+/** Validate `createDpop`'s options. */
+export function resolveDpopOptions(options: DpopOptions): DpopOptions {
+  if (!isObject(options)) throw new InvalidOptionError('createDpop(options)', 'an object', options);
+  onlyKnown(options, ['key', 'store'], '');
+  const { key, store } = options;
+  if (key !== undefined && (!isObject(key) || !key.privateKey || !key.publicKey)) {
+    throw new InvalidOptionError('key', 'a CryptoKeyPair (privateKey and publicKey)', key);
+  }
+  if (store !== undefined && typeof store?.getOrCreate !== 'function') {
+    throw new InvalidOptionError('store', 'a DpopKeyStore (indexedDbKeyStore(name))', store);
+  }
+  if (key && store) throw new InvalidOptionError('store', 'left out when `key` is set', 'both');
+  return options;
 }

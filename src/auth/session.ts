@@ -1,6 +1,7 @@
 import { bearerChallenge, type Challenge } from '../challenge.js';
 import type { UnauthenticatedReason } from '../errors.js';
 import type { Emit } from '../events.js';
+import type { ProofSigner } from './binder.js';
 
 /** What `auth.getAccessToken` may return: a token, or nothing to send no `Authorization` header. */
 export type MaybeToken = string | null | undefined;
@@ -31,6 +32,8 @@ export const isFailure = (value: unknown): value is AuthFailure =>
 export interface AuthSession {
   /** A client using this session wants its events (refreshes, token updates). */
   subscribe?(emit: Emit): void;
+  /** The client binds tokens with `auth.dpop`: refreshes get its proofs, and 401s carry DPoP challenges. */
+  bind?(signer: ProofSigner): void;
   /** The token for a send now: waits for a running (or due, proactive) refresh; a failure when signed out. */
   acquire(signal: AbortSignal | undefined): Promise<TokenGrant | AuthFailure | undefined>;
   /** A send that carried `rejected` got a 401 with `challenges`: a token to replay with, or why there is none. */

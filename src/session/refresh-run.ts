@@ -1,5 +1,6 @@
 import pRetry from 'p-retry';
 import { abortable, sleep } from '../abortable.js';
+import type { ProofSigner } from '../auth/binder.js';
 import type { AuthFailure, TokenGrant } from '../auth/session.js';
 import type { Challenge } from '../challenge.js';
 import type { Emit } from '../events.js';
@@ -33,6 +34,8 @@ export interface RefreshRunDeps {
   /** Forget the tokens everywhere (store, shared state, the others). */
   signOut(): Promise<void>;
   emit: Emit;
+  /** The proofs of `auth.dpop`, for the refresh's token request. */
+  dpop?: ProofSigner;
 }
 
 /**
@@ -91,6 +94,7 @@ export async function runRefresh(
             attempt += 1;
             const ctx: RefreshContext = { tokens: state.tokens, reason, signal: controller.signal };
             if (challenge) ctx.challenge = challenge;
+            if (deps.dpop) ctx.dpop = deps.dpop;
             return Promise.resolve(ctx)
               .then(refresh)
               .catch((thrown: unknown) => {

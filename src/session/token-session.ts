@@ -1,6 +1,6 @@
 import { abortable } from '../abortable.js';
 import { type AuthFailure, type AuthSession, isFailure, stepUpDemand, type TokenGrant } from '../auth/session.js';
-import { bearerChallenge, type Challenge } from '../challenge.js';
+import type { Challenge } from '../challenge.js';
 import { InvalidOptionError } from '../errors.js';
 import type { Emit, EventInput } from '../events.js';
 import {
@@ -134,6 +134,10 @@ export function createTokenSession(input: TokenSessionOptions = {}): TokenSessio
       listeners.add(listener);
     },
 
+    bind(signer) {
+      deps.dpop = signer;
+    },
+
     async acquire(signal) {
       if (!ready) await load();
       if (inflight) return settle(await abortable(inflight, signal));
@@ -155,7 +159,10 @@ export function createTokenSession(input: TokenSessionOptions = {}): TokenSessio
     async recover(rejected, challenges, signal) {
       const stepUp = stepUpDemand(challenges);
       if (stepUp) return stepUp;
-      if (challenges.length > 0 && !bearerChallenge(challenges)) return { failure: 'unsupported_challenge' };
+      // Bound tokens are challenged with the DPoP scheme, bearer tokens with Bearer; any other scheme is not ours.
+      const scheme = deps.dpop ? 'dpop' : 'bearer';
+      const challenge = challenges.find((c) => c.scheme === scheme);
+      if (challenges.length > 0 && !challenge) return { failure: 'unsupported_challenge' };
       if (rejected.generation === state.generation) state.refused = state.generation;
       if (inflight) return settle(await abortable(inflight, signal));
       if (state.signedOut) return { failure: 'signed_out' };
@@ -165,7 +172,6 @@ export function createTokenSession(input: TokenSessionOptions = {}): TokenSessio
         await signOut();
         return { failure: 'rejected_after_refresh' };
       }
-      const challenge = challenges.find((c) => c.scheme === 'bearer');
       return settle(await abortable(singleFlight('rejected', state.tokens?.accessToken, challenge), signal));
     },
 
