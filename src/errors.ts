@@ -14,9 +14,9 @@ export const ErrorCode = {
   retryAfterTooLong: 'ERR_RETRY_AFTER_TOO_LONG',
   /** `InvalidOptionError`. */
   invalidOption: 'ERR_INVALID_OPTION',
-  dpop: 'ERR_DPOP',
 } as const;
-export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+/** The codes above, and `ERR_DPOP` of `DPoPError` (`apifetch/dpop`), declared there so the core carries no DPoP. */
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode] | 'ERR_DPOP';
 
 /**
  * Why a request ended unauthenticated.

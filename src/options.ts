@@ -548,8 +548,8 @@ export function resolveOptions(options: ApiFetchOptions): ResolvedOptions {
   if (auth !== false && !isObject(auth)) throw new InvalidOptionError('auth', 'an object or false', auth);
   const a: AuthOptions = auth === false ? {} : auth;
   onlyKnown(a, ['getAccessToken', 'session', 'origins', 'allowInsecureHttp', 'dpop'], 'auth.');
-  if (a.dpop !== undefined && (a.dpop?.scheme !== 'DPoP' || typeof a.dpop.send !== 'function')) {
-    throw new InvalidOptionError('auth.dpop', 'a binder from createDpop()', a.dpop);
+  if (a.dpop !== undefined && typeof a.dpop?.send !== 'function') {
+    throw new InvalidOptionError('auth.dpop', 'createDpop()', a.dpop);
   }
   optionalFunction(hidden(a.getAccessToken), 'auth.getAccessToken');
   if (a.session !== undefined && !isTokenSession(a.session)) {

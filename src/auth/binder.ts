@@ -3,17 +3,8 @@
  * import (`createDpop` from `apifetch/dpop`), so the core never imports the DPoP code and apps without it pay nothing.
  */
 
-/** What a binder may do for one send of a token. */
-export interface BindContext {
-  /** One network send of a request that carries the token (or a proof). */
-  send(request: Request, init: RequestInit): Promise<Response>;
-  /** One network send of a request that carries neither token nor proof (a redirect to another origin). */
-  sendPlain(request: Request, init: RequestInit): Promise<Response>;
-  /** Whether `url` may receive the token (`baseUrl`'s origin and `auth.origins`). */
-  mayReceiveToken(url: string): boolean;
-  /** End the call with `response` and this typed error: no refresh, no retry, no replay. */
-  fail(response: Response, error: Error): Response;
-}
+/** One network send, as the auth layer makes it: `authorized` tells whether `request` carries the token. */
+export type SendFunction = (request: Request, init: RequestInit, authorized: boolean) => Promise<Response>;
 
 /** Proofs for the app's own token requests, handed to `refresh` as `ctx.dpop` (and usable for the sign-in). */
 export interface ProofSigner {
@@ -34,9 +25,16 @@ export interface TokenBinder extends ProofSigner {
   readonly scheme: 'DPoP';
   /**
    * Send `request` (which never holds the token) with `token` bound to it, on copies: the `Authorization` header and
-   * a fresh proof per send, nonces, and redirects followed so that nothing reaches an origin that may not have it.
+   * a fresh proof per send, nonces, and redirects followed so that nothing reaches an origin for which
+   * `mayReceiveToken` is false. Throws a typed error for a refusal that no refresh can fix.
    */
-  send(ctx: BindContext, request: Request, init: RequestInit, token: string): Promise<Response>;
+  send(
+    send: SendFunction,
+    mayReceiveToken: (url: string) => boolean,
+    request: Request,
+    init: RequestInit,
+    token: string,
+  ): Promise<Response>;
 }
 
 /**

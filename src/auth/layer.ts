@@ -5,7 +5,6 @@ import { requestInfo } from '../events.js';
 import type { ResolvedOptions } from '../options.js';
 import { readErrorBody } from '../problem.js';
 import type { Send } from '../transport.js';
-import type { BindContext } from './binder.js';
 import type { OriginPolicy } from './origins.js';
 import { type AuthFailure, type AuthSession, isFailure, stepUpDemand, type TokenGrant } from './session.js';
 
@@ -83,7 +82,6 @@ async function sendWithToken(deps: AuthLayerDeps, send: Send, request: Request, 
   // Keep an unsent copy for a replay only when the body would be consumed; a bodiless Request can be sent twice.
   const spare = request.body === null ? request : request.clone();
   const response = await sendToken(deps, send, request, init, grant);
-  if (typedErrors.has(response)) return response;
   if (provesToken(response.status)) session.confirm?.(grant);
   if (response.status !== 401 || !answeredByUs(deps, response)) {
     return response.status === 403 ? mapFinal(deps, request, response, { failure: 'no_refresh' }) : response;
@@ -104,7 +102,6 @@ async function sendWithToken(deps: AuthLayerDeps, send: Send, request: Request, 
     deps.emit({ type: 'replay', ...requestInfo(request), reason: next.refreshed ? 'refreshed' : 'stale_token' });
   }
   const replayed = await sendToken(deps, send, spare, init, next);
-  if (typedErrors.has(replayed)) return replayed;
   if (replayed.status === 401 && answeredByUs(deps, replayed)) {
     const replayChallenges = parseChallenges(replayed);
     const stepUp = stepUpDemand(replayChallenges);
@@ -123,18 +120,14 @@ async function sendWithToken(deps: AuthLayerDeps, send: Send, request: Request, 
 /** Whether the server must have accepted the token to answer so; a gateway's 5xx, 408 or 429 may come before that. */
 const provesToken = (status: number) => status < 500 && status !== 401 && status !== 408 && status !== 429;
 
-/** One send of the token: bound to the request by `auth.dpop` when set, else as a bearer token. */
-function sendToken(deps: AuthLayerDeps, send: Send, request: Request, init: RequestInit, grant: TokenGrant) {
-  const binder = deps.options.binder;
-  if (!binder) return sendWithHeader(send, request, init, grant);
-  const ctx: BindContext = {
-    send: (r, i) => send(r, i, true),
-    sendPlain: (r, i) => send(r, i, false),
-    mayReceiveToken: deps.mayReceiveToken,
-    fail: settleWith,
-  };
-  return binder.send(ctx, request, init, grant.token);
-}
+/**
+ * One send of the token: bound to the request by `auth.dpop` when set (on copies, each with its proof), else as a
+ * bearer token.
+ */
+const sendToken = (deps: AuthLayerDeps, send: Send, request: Request, init: RequestInit, grant: TokenGrant) =>
+  deps.options.binder
+    ? deps.options.binder.send(send, deps.mayReceiveToken, request, init, grant.token)
+    : sendWithHeader(send, request, init, grant);
 
 /**
  * Send `request` carrying the token, and take the token off it again as soon as the send settles: what ky, its hooks

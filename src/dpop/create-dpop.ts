@@ -1,5 +1,5 @@
 import { calculateThumbprint, generateKeyPair, generateProof } from 'dpop';
-import type { BindContext, TokenBinder } from '../auth/binder.js';
+import type { TokenBinder } from '../auth/binder.js';
 import { originOf } from '../auth/origins.js';
 import { dpopChallenge, parseChallenges } from '../challenge.js';
 import { type DpopOptions, resolveDpopOptions } from '../options.js';
@@ -100,11 +100,12 @@ export function createDpop(options: DpopOptions = {}): TokenBinder {
     }
     return undefined;
   };
-  const fail = async (ctx: BindContext, request: Request, response: Response, reason: DPoPErrorReason) => {
+  /** End the call: no refresh, no retry, no replay (the retry layer never retries a 400 or 401). */
+  const fail = async (request: Request, response: Response, reason: DPoPErrorReason): Promise<never> => {
+    discard(response);
     const challenges = parseChallenges(response);
     const listed = dpopChallenge(challenges)?.algs ?? [];
-    const error = new DPoPError({ response, request, challenges, reason, alg: await alg(), algs: listed });
-    return ctx.fail(response, error);
+    throw new DPoPError({ response, request, challenges, reason, alg: await alg(), algs: listed });
   };
 
   return {
@@ -112,13 +113,13 @@ export function createDpop(options: DpopOptions = {}): TokenBinder {
     proof,
     thumbprint: async () => calculateThumbprint((await keys()).publicKey as Parameters<typeof calculateThumbprint>[0]),
 
-    async send(ctx, request, init, token) {
+    async send(send, mayReceiveToken, request, init, token) {
       const follow = readableRedirects && (init.redirect ?? request.redirect) === 'follow';
       const sendInit: RequestInit = follow ? { ...init, redirect: 'manual' } : init;
       let current = request;
       for (let hops = 0; ; hops++) {
         let spare = current.body === null ? current : current.clone();
-        let response = await ctx.send(await withProof(current, token), sendInit);
+        let response = await send(await withProof(current, token), sendInit, true);
         remember(current.url, response);
         let refused = await refusal(response);
         if (refused === 'nonce') {
@@ -126,21 +127,21 @@ export function createDpop(options: DpopOptions = {}): TokenBinder {
           discard(response);
           const retry = spare;
           spare = retry.body === null ? retry : retry.clone();
-          response = await ctx.send(await withProof(retry, token), sendInit);
+          response = await send(await withProof(retry, token), sendInit, true);
           remember(current.url, response);
           refused = await refusal(response);
-          if (refused === 'nonce') return fail(ctx, request, response, 'use_dpop_nonce');
+          if (refused === 'nonce') return fail(request, response, 'use_dpop_nonce');
         }
-        if (refused) return fail(ctx, request, response, refused);
+        if (refused) return fail(request, response, refused);
         const next = follow ? redirected(current, spare, response) : undefined;
         if (!next) return response;
         if (hops >= 20) throw new TypeError('fetch failed: redirect count exceeded');
         discard(response);
-        if (!ctx.mayReceiveToken(next.url)) {
+        if (!mayReceiveToken(next.url)) {
           // Leaving the origins that receive the token: neither the token nor a proof goes along.
           next.headers.delete('authorization');
           next.headers.delete('dpop');
-          return ctx.sendPlain(next, { ...init, redirect: 'follow' });
+          return send(next, { ...init, redirect: 'follow' }, false);
         }
         current = next;
       }

@@ -1,4 +1,4 @@
-import { ApiFetchHTTPError, ErrorCode, type HttpErrorInit } from '../errors.js';
+import { ApiFetchHTTPError, type HttpErrorInit } from '../errors.js';
 
 /**
  * Why a DPoP request failed for good.
@@ -20,7 +20,7 @@ const explain: Record<DPoPErrorReason, string> = {
  */
 export class DPoPError extends ApiFetchHTTPError {
   override readonly name = 'DPoPError' as const;
-  readonly code = ErrorCode.dpop;
+  readonly code = 'ERR_DPOP' as const;
   readonly retryable = false;
   readonly reason: DPoPErrorReason;
   /** The algorithm the key signs with (`ES256` unless the app supplied another key). */
