@@ -253,7 +253,7 @@ export interface RefreshContext {
   tokens: TokenSet | undefined;
   /** `expired`: proactive, before sending; `rejected`: after a 401; `manual`: `session.refresh()`. */
   reason: 'expired' | 'rejected' | 'manual';
-  /** The Bearer challenge of the 401 that caused it, when there was one. */
+  /** The challenge of the 401 that caused it, when there was one: Bearer, or DPoP with `auth.dpop`. */
   challenge?: Challenge;
   /** Aborted when the refresh times out (`refreshTimeoutMs`): pass it to your fetch. */
   signal: AbortSignal;
