@@ -42,5 +42,6 @@ export interface TokenBinder extends ProofSigner {
  * where several holders share the store (browser tabs), so that they all sign with one key.
  */
 export interface DpopKeyStore {
+  /** The stored key pair, or `create()`'s, stored first. */
   getOrCreate(create: () => Promise<CryptoKeyPair>): Promise<CryptoKeyPair>;
 }

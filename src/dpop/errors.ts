@@ -19,9 +19,12 @@ const explain: Record<DPoPErrorReason, string> = {
  * proof or the key. A ky `HTTPError`, like the other apifetch errors.
  */
 export class DPoPError extends ApiFetchHTTPError {
+  /** Literal, so it survives minification: what `isDPoPError` matches across bundles. */
   override readonly name = 'DPoPError' as const;
+  /** `ERR_DPOP`. */
   readonly code = 'ERR_DPOP' as const;
   readonly retryable = false;
+  /** What the server refused: see `DPoPErrorReason`. */
   readonly reason: DPoPErrorReason;
   /** The algorithm the key signs with (`ES256` unless the app supplied another key). */
   readonly alg: string;

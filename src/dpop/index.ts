@@ -1,4 +1,4 @@
-export type { DpopKeyStore, ProofSigner, TokenBinder } from '../auth/binder.js';
+export type { DpopKeyStore, ProofSigner, SendFunction, TokenBinder } from '../auth/binder.js';
 export type { DpopOptions } from '../options.js';
 export { createDpop } from './create-dpop.js';
 export { DPoPError, type DPoPErrorReason, isDPoPError } from './errors.js';

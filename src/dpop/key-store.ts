@@ -2,7 +2,9 @@ import type { DpopKeyStore } from '../auth/binder.js';
 
 /** The browser APIs the IndexedDB key store needs; injectable for tests. */
 export interface KeyStoreApis {
+  /** Where the key pair is kept (`globalThis.indexedDB`). */
   indexedDB: IDBFactory;
+  /** The lock held while the key is created (`navigator.locks`); without it, tabs starting at once may race. */
   locks: Pick<LockManager, 'request'> | undefined;
 }
 

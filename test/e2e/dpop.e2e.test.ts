@@ -1,12 +1,13 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { decodeProtectedHeader } from 'jose';
-import type { Browser, Page } from 'playwright-core';
-import { build } from 'rolldown';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasChromium, launchChromium } from './browser.js';
+import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
+import { describeEngines, type EngineBrowser, type EngineWindow, launch } from './engines/index.js';
+import { bundle, type Served, serve } from './server.js';
 
-/** A page that loads `apifetch/dpop` with the IndexedDB key store and reports what it signs with. */
+/**
+ * A page that loads `apifetch/dpop` with the IndexedDB key store. `start(hold)` signs in the background (WebDriver
+ * runs one script at a time, so nothing here waits inside `evaluate`) and leaves the result in `window.signed`. With
+ * `hold`, a key creation waits for a message on 'e2e-release': the test lets two windows race into it.
+ */
 const page = `<!doctype html><script type="module">
   import { createDpop, indexedDbKeyStore } from '/dpop.js';
   const storedPair = () => new Promise((resolve, reject) => {
@@ -18,7 +19,6 @@ const page = `<!doctype html><script type="module">
       get.onerror = () => reject(get.error);
     };
   });
-  // With \`hold\`, a key creation waits for a message on 'e2e-release': the test lets two tabs race into it.
   let released;
   const release = new Promise((resolve) => { released = resolve; });
   new BroadcastChannel('e2e-release').onmessage = () => released();
@@ -26,15 +26,18 @@ const page = `<!doctype html><script type="module">
   const held = (store) => ({
     getOrCreate: (create) => store.getOrCreate(async () => { window.creating = true; await release; return create(); }),
   });
-  window.sign = async (hold) => {
-    const store = indexedDbKeyStore('e2e-tokens');
-    const dpop = createDpop({ store: hold ? held(store) : store });
-    const thumbprint = await dpop.thumbprint();
-    const proof = await dpop.proof('GET', location.origin + '/api/me?x=1');
-    const pair = await storedPair();
-    let exported = 'refused';
-    try { await crypto.subtle.exportKey('jwk', pair.privateKey); exported = 'exported'; } catch {}
-    return { thumbprint, proof, extractable: pair.privateKey.extractable, exported, type: pair.privateKey.type };
+  window.start = (hold) => {
+    window.signed = undefined;
+    (async () => {
+      const store = indexedDbKeyStore('e2e-tokens');
+      const dpop = createDpop({ store: hold ? held(store) : store });
+      const thumbprint = await dpop.thumbprint();
+      const proof = await dpop.proof('GET', location.origin + '/api/me?x=1');
+      const pair = await storedPair();
+      let exported = 'refused';
+      try { await crypto.subtle.exportKey('jwk', pair.privateKey); exported = 'exported'; } catch {}
+      window.signed = { thumbprint, proof, extractable: pair.privateKey.extractable, exported, type: pair.privateKey.type };
+    })().catch((error) => { window.signed = { error: String(error) }; });
   };
   window.ready = true;
 </script>`;
@@ -45,84 +48,94 @@ interface Signed {
   extractable: boolean;
   exported: string;
   type: string;
+  error?: string;
+}
+interface DpopWindow {
+  ready?: boolean;
+  creating: boolean;
+  start(hold: boolean): void;
+  signed?: Signed;
 }
 
-describe.skipIf(!hasChromium)('the DPoP key in Chromium', () => {
-  let browser: Browser;
-  let server: Server;
-  let url: string;
+describeEngines('the DPoP key', (engine) => {
+  let browser: EngineBrowser;
+  let library: string;
 
   beforeAll(async () => {
-    const result = await build({
-      input: { dpop: 'src/dpop/index.ts' },
-      write: false,
-      platform: 'browser',
-      output: { format: 'esm' },
-      logLevel: 'silent',
-    });
-    const files = new Map(
-      result.output.map((chunk) => [`/${chunk.fileName}`, chunk.type === 'chunk' ? chunk.code : '']),
-    );
-    server = createServer((req, res) => {
-      if (req.url === '/') return void res.writeHead(200, { 'content-type': 'text/html' }).end(page);
-      const code = files.get(req.url ?? '');
-      if (code === undefined) return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': 'text/javascript' }).end(code);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-    browser = await launchChromium();
+    library = await bundle('src/dpop/index.ts');
+    browser = await launch(engine);
   }, 60_000);
-  afterAll(async () => {
-    await browser?.close();
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
-  });
+  afterAll(() => browser?.close());
 
-  const open = async (context: Awaited<ReturnType<Browser['newContext']>>) => {
-    const tab = await context.newPage();
-    await tab.goto(url);
-    await tab.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
-    return tab;
+  const app = async (): Promise<Served> => {
+    const served = await serve((req, res) => {
+      if (req.url === '/') return void res.writeHead(200, { 'content-type': 'text/html' }).end(page);
+      if (req.url === '/dpop.js') return void res.writeHead(200, { 'content-type': 'text/javascript' }).end(library);
+      res.writeHead(404).end();
+    });
+    onTestFinished(() => served.close());
+    return served;
   };
-  const sign = (tab: Page, hold = false) =>
-    tab.evaluate((h) => (window as unknown as { sign(hold: boolean): Promise<Signed> }).sign(h), hold);
+  const open = async (url: string) => {
+    const opened = await browser.open(url);
+    let closing: Promise<void> | undefined;
+    // Closed once, by the test or at its end.
+    const window: EngineWindow = { ...opened, close: () => (closing ??= opened.close()) };
+    onTestFinished(() => window.close());
+    await expect.poll(() => window.evaluate(() => (globalThis as unknown as DpopWindow).ready === true)).toBe(true);
+    return window;
+  };
+  const start = (window: EngineWindow, hold = false) =>
+    window.evaluate((h) => (globalThis as unknown as DpopWindow).start(h), hold);
+  const signed = async (window: EngineWindow) => {
+    await expect
+      .poll(() => window.evaluate(() => (globalThis as unknown as DpopWindow).signed !== undefined), {
+        timeout: 10_000,
+      })
+      .toBe(true);
+    const result = (await window.evaluate(() => (globalThis as unknown as DpopWindow).signed)) as Signed;
+    expect(result.error).toBeUndefined();
+    return result;
+  };
 
   it('the private key is not extractable and survives a reload', async () => {
-    const context = await browser.newContext();
-    const tab = await open(context);
-    const first = await sign(tab);
-    expect(first).toMatchObject({ extractable: false, exported: 'refused', type: 'private' });
-    expect(decodeProtectedHeader(first.proof).jwk).not.toHaveProperty('d');
-    await tab.reload();
-    await tab.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
-    const again = await sign(tab);
-    expect(again.thumbprint).toBe(first.thumbprint);
-    expect(decodeProtectedHeader(again.proof).jwk).toEqual(decodeProtectedHeader(first.proof).jwk);
-    await context.close();
-  });
+    const { url } = await app();
+    const first = await open(url);
+    await start(first);
+    const before = await signed(first);
+    expect(before).toMatchObject({ extractable: false, exported: 'refused', type: 'private' });
+    expect(decodeProtectedHeader(before.proof).jwk).not.toHaveProperty('d');
+    // A new page load (WebKit's driver needs a window open at all times: the new one opens first).
+    const again = await open(url);
+    await first.close();
+    await start(again);
+    const after = await signed(again);
+    expect(after.thumbprint).toBe(before.thumbprint);
+    expect(decodeProtectedHeader(after.proof).jwk).toEqual(decodeProtectedHeader(before.proof).jwk);
+  }, 60_000);
 
-  it('two tabs starting at once create one key and sign with it; another profile has its own', async () => {
-    const context = await browser.newContext();
-    const a = await open(context);
-    const b = await open(context);
-    const signing = Promise.all([sign(a, true), sign(b, true)]);
-    // Both tabs are in the race: each is creating a key, or waiting for the lock held by the one creating.
+  it('two windows racing to create the key get one, and sign with it; another origin has its own', async () => {
+    const { url } = await app();
+    const a = await open(url);
+    const b = await open(url);
+    await start(a, true);
+    await start(b, true);
+    // Both are in the race: each is creating a key, or waiting for the lock held by the one creating.
     const inRace = async () => {
       const creating = await Promise.all(
-        [a, b].map((tab) => tab.evaluate(() => (window as never as { creating: boolean }).creating)),
+        [a, b].map((window) => window.evaluate(() => (globalThis as unknown as DpopWindow).creating)),
       );
       const pending = await a.evaluate(async () => (await navigator.locks.query()).pending?.length ?? 0);
       return creating.filter(Boolean).length + pending;
     };
     await expect.poll(inRace, { timeout: 10_000 }).toBe(2);
     await a.evaluate(() => new BroadcastChannel('e2e-release').postMessage('go'));
-    const [fromA, fromB] = await signing;
+    const fromA = await signed(a);
+    const fromB = await signed(b);
     expect(fromA.thumbprint).toBe(fromB.thumbprint);
     expect(decodeProtectedHeader(fromA.proof).jwk).toEqual(decodeProtectedHeader(fromB.proof).jwk);
-    const other = await browser.newContext();
-    expect((await sign(await open(other))).thumbprint).not.toBe(fromA.thumbprint);
-    await context.close();
-    await other.close();
-  });
+    const other = await open((await app()).url);
+    await start(other);
+    expect((await signed(other)).thumbprint).not.toBe(fromA.thumbprint);
+  }, 60_000);
 });
