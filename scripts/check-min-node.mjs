@@ -32,6 +32,8 @@ const loadByImport = `
 const api = await import('apifetch');
 const node = await import('apifetch/node');
 const testing = await import('apifetch/testing');
+const dpop = await import('apifetch/dpop');
+if (typeof dpop.createDpop !== 'function') process.exit(2);
 if (typeof api.createApiFetch !== 'function' || typeof node.createProxyFetch !== 'function') process.exit(2);
 if (typeof testing.mockAuthApi !== 'function') process.exit(2);
 node.createProxyFetch({ proxy: 'http://127.0.0.1:9' });
@@ -40,6 +42,8 @@ const loadByRequire = `
 const api = require('apifetch');
 const node = require('apifetch/node');
 const testing = require('apifetch/testing');
+const dpop = require('apifetch/dpop');
+if (typeof dpop.createDpop !== 'function') process.exit(2);
 if (typeof api.createApiFetch !== 'function' || typeof node.createProxyFetch !== 'function') process.exit(2);
 if (typeof testing.mockAuthApi !== 'function') process.exit(2);
 `;

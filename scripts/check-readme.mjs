@@ -44,6 +44,11 @@ declare const response: Response;
 declare const vault: { get(name: string, options?: { signal?: AbortSignal }): Promise<string> };
 declare const redlock: { using<T>(resources: string[], durationMs: number, fn: () => Promise<T>): Promise<T> };
 declare const sharedStore: import('apifetch').TokenStore;
+declare const authorizeUrl: URL;
+declare const code: string;
+declare const codeVerifier: string;
+declare const redirectUri: string;
+declare const clientId: string;
 `;
 
 /** Every ```ts block with the README line its code starts on. */
