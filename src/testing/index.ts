@@ -9,4 +9,5 @@ export {
   type MockUser,
   mockAuthApi,
 } from './mock-auth-api.js';
+export type { MockDpopOptions } from './mock-dpop.js';
 export { instantRetry, testingOptions } from './presets.js';

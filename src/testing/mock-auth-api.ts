@@ -1,7 +1,9 @@
 import { delay, HttpResponse, http, matchRequestUrl, type RequestHandler } from 'msw';
+import type { TokenBinder } from '../auth/binder.js';
 import type { AuthOptions, RefreshContext } from '../options.js';
 import { createTokenSession } from '../session/token-session.js';
 import type { TokenSet } from '../session/tokens.js';
+import { createProofChecker, isRefusal, type MockDpopOptions } from './mock-dpop.js';
 
 /** A JSON-serialisable body (objects, arrays, strings, numbers, booleans, null). */
 export type MockBody = object | string | number | boolean | null;
@@ -101,6 +103,15 @@ export interface MockAuthApiOptions {
    * @default 'api'
    */
   realm?: string;
+  /**
+   * A DPoP-protected API (RFC 9449): the token endpoint and the routes require a proof (ES256, checked with WebCrypto:
+   * signature, `htm`, `htu`, `iat`, unique `jti`, `ath`), tokens are bound to the key that first presents them
+   * (`cnf.jkt`), and, with nonces (the default), a proof without the current nonce gets `use_dpop_nonce`.
+   * `rotateNonce()` changes the nonce. `true` is `{}`.
+   * @default false (Bearer tokens)
+   * @example mockAuthApi({ baseUrl, dpop: { nonces: true } }) // with auth: mock.auth('ada', { dpop: createDpop() })
+   */
+  dpop?: MockDpopOptions | boolean;
 }
 
 /** What the mock API counted, for assertions. Reset with `resetStats()` or `reset()`. */
@@ -117,6 +128,10 @@ export interface MockAuthApiStats {
   preflights: number;
   /** Refresh tokens presented a second time (each revoked its family when `reuseDetection` is on). */
   reuseDetected: number;
+  /** With `dpop`: answers that asked for the current nonce (`use_dpop_nonce`), the token endpoint's included. */
+  nonceDemands: number;
+  /** With `dpop`: proofs refused as `invalid_dpop_proof`. */
+  invalidProofs: number;
 }
 
 /** Options of `failNext`. */
@@ -161,9 +176,12 @@ export interface MockAuthApi {
   /**
    * Ready `auth` options for `createApiFetch`: a token session (`createTokenSession`) with fresh tokens for the user,
    * `refresh` against the mock, the mock's clock, and instant, deterministic refresh retries (`random: () => 0`).
+   * For a mock with `dpop`, pass the client's binder: `mock.auth('ada', { dpop: createDpop() })`.
    * @example createApiFetch({ baseUrl: mock.baseUrl, auth: mock.auth('ada'), ...testingOptions })
    */
-  auth(username?: string): AuthOptions;
+  auth(username?: string, options?: { dpop?: TokenBinder }): AuthOptions;
+  /** With `dpop`: a new nonce, which proofs must carry from now on (the answers' `DPoP-Nonce` tells clients). */
+  rotateNonce(): string;
   /**
    * Expire every access token issued so far, on the server's side only: their JWT `exp` is unchanged, so the client
    * sends them and the next request with one gets 401 `invalid_token` (the reactive refresh path). For the proactive
@@ -186,7 +204,8 @@ export interface MockAuthApi {
 }
 
 const allowedMethods = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
-const exposedHeaders = 'WWW-Authenticate, Retry-After, RateLimit, RateLimit-Policy, RateLimit-Reset, Location';
+const exposedHeaders =
+  'WWW-Authenticate, Retry-After, RateLimit, RateLimit-Policy, RateLimit-Reset, Location, DPoP-Nonce';
 
 const base64url = (value: unknown) =>
   btoa(JSON.stringify(value)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
@@ -200,12 +219,15 @@ interface AccessGrant {
   user: string;
   scopes: readonly string[];
   expiresAt: number;
+  /** With `dpop`: the thumbprint of the key the token is bound to (set by the first proof that presents it). */
+  jkt?: string;
 }
 
 interface RefreshGrant {
   user: string;
   family: number;
   used: boolean;
+  jkt?: string;
 }
 
 interface PendingFailure extends FailOptions {
@@ -233,6 +255,7 @@ export function mockAuthApi(options: MockAuthApiOptions): MockAuthApi {
   const reuseDetection = options.reuseDetection ?? true;
   const now = options.now ?? Date.now;
   const realm = options.realm ?? 'api';
+  const dpop = options.dpop ? createProofChecker(options.dpop === true ? {} : options.dpop, now) : undefined;
 
   const users = new Map<string, { password: string; scopes: string[] }>();
   const accessTokens = new Map<string, AccessGrant>();
@@ -244,7 +267,16 @@ export function mockAuthApi(options: MockAuthApiOptions): MockAuthApi {
   let serial = 0;
 
   const resetStats = () => {
-    Object.assign(stats, { refreshes: 0, logins: 0, requests: {}, statuses: {}, preflights: 0, reuseDetected: 0 });
+    Object.assign(stats, {
+      refreshes: 0,
+      logins: 0,
+      requests: {},
+      statuses: {},
+      preflights: 0,
+      reuseDetected: 0,
+      nonceDemands: 0,
+      invalidProofs: 0,
+    });
   };
   const reset = () => {
     resetStats();
@@ -255,10 +287,11 @@ export function mockAuthApi(options: MockAuthApiOptions): MockAuthApi {
     refreshTokens.clear();
     revokedFamilies.clear();
     failures.length = 0;
+    dpop?.reset();
   };
   reset();
 
-  const issue = (user: string, family = ++families): TokenSet => {
+  const issue = (user: string, family = ++families, jkt?: string): TokenSet => {
     serial += 1;
     const scopes = [...(users.get(user)?.scopes ?? [])];
     const issuedAt = now();
@@ -270,10 +303,11 @@ export function mockAuthApi(options: MockAuthApiOptions): MockAuthApi {
       iat: Math.floor(issuedAt / 1000),
       exp: Math.floor(expiresAt / 1000),
       jti: `at-${serial}`,
+      ...(jkt ? { cnf: { jkt } } : {}),
     });
     const refreshToken = `rt-${family}-${serial}`;
-    accessTokens.set(accessToken, { user, scopes, expiresAt });
-    refreshTokens.set(refreshToken, { user, family, used: false });
+    accessTokens.set(accessToken, { user, scopes, expiresAt, ...(jkt ? { jkt } : {}) });
+    refreshTokens.set(refreshToken, { user, family, used: false, ...(jkt ? { jkt } : {}) });
     return { accessToken, refreshToken, expiresAt };
   };
 
@@ -297,6 +331,8 @@ export function mockAuthApi(options: MockAuthApiOptions): MockAuthApi {
       headers: {
         ...corsHeaders(request),
         'Content-Type': problem ? 'application/problem+json' : 'application/json',
+        // The nonce goes out on every answer, successes included, as RFC 9449 §8 allows.
+        ...(dpop ? { 'DPoP-Nonce': dpop.nonce } : {}),
         ...headers,
       },
     });
@@ -343,7 +379,7 @@ export function mockAuthApi(options: MockAuthApiOptions): MockAuthApi {
       200,
       {
         access_token: tokens.accessToken,
-        token_type: 'Bearer',
+        token_type: dpop ? 'DPoP' : 'Bearer',
         // Whole seconds (RFC 6749), never 0: a sub-second token still says it lives.
         expires_in: Math.max(1, Math.round(ttl / 1000)),
         refresh_token: tokens.refreshToken,
@@ -361,13 +397,23 @@ export function mockAuthApi(options: MockAuthApiOptions): MockAuthApi {
     const failure = takeFailure(tokenPath);
     if (failure) return fail(request, failure);
     if (!form || !grantType) return oauthError(request, 'invalid_request', 'grant_type is required');
+    let jkt: string | undefined;
+    if (dpop) {
+      const proof = await dpop.check(request.headers.get('dpop'), request.method, request.url);
+      if (isRefusal(proof)) {
+        if (proof.error === 'use_dpop_nonce') stats.nonceDemands += 1;
+        else stats.invalidProofs += 1;
+        return oauthError(request, proof.error, proof.description);
+      }
+      jkt = proof.jkt;
+    }
     if (grantType === 'password') {
       const username = field('username') ?? '';
       const user = users.get(username);
       if (!user || user.password !== field('password')) {
         return oauthError(request, 'invalid_grant', 'wrong username or password');
       }
-      return tokenResponse(request, issue(username), username);
+      return tokenResponse(request, issue(username, undefined, jkt), username);
     }
     if (grantType !== 'refresh_token') {
       return oauthError(request, 'unsupported_grant_type', `grant_type ${grantType} is not supported`);
@@ -383,19 +429,23 @@ export function mockAuthApi(options: MockAuthApiOptions): MockAuthApi {
         return oauthError(request, 'invalid_grant', 'refresh token reused: the session is revoked');
       }
     }
+    // A refresh token from `login()` is bound to the first key that spends it; after that, only that key may.
+    if (dpop && entry.jkt !== undefined && entry.jkt !== jkt) {
+      return oauthError(request, 'invalid_grant', 'the refresh token is bound to another DPoP key');
+    }
     entry.used = true;
-    return tokenResponse(request, issue(entry.user, entry.family), entry.user);
+    return tokenResponse(request, issue(entry.user, entry.family, jkt), entry.user);
   };
 
   const challenge = (error?: string, extra = '') =>
-    `Bearer realm="${realm}"${error ? `, error="${error}"` : ''}${extra}`;
+    `${dpop ? 'DPoP' : 'Bearer'} realm="${realm}"${dpop ? ', algs="ES256"' : ''}${error ? `, error="${error}"` : ''}${extra}`;
 
   const resource = async (request: Request, pattern: string, route: MockRoute, params: MockRouteContext['params']) => {
     stats.requests[pattern] = (stats.requests[pattern] ?? 0) + 1;
     const failure = takeFailure(pattern);
     if (failure) return fail(request, failure);
     const header = request.headers.get('authorization') ?? '';
-    const token = /^Bearer +(\S+)$/i.exec(header)?.[1];
+    const token = (dpop ? /^DPoP +(\S+)$/i : /^Bearer +(\S+)$/i).exec(header)?.[1];
     if (token === undefined) {
       // RFC 6750 §3.1: a request without credentials gets a bare challenge, with no error code.
       return json(
@@ -406,6 +456,26 @@ export function mockAuthApi(options: MockAuthApiOptions): MockAuthApi {
           'WWW-Authenticate': challenge(),
         },
       );
+    }
+    if (dpop) {
+      const proof = await dpop.check(request.headers.get('dpop'), request.method, request.url, token);
+      const bound = accessTokens.get(token);
+      if (!isRefusal(proof) && bound && bound.jkt === undefined) bound.jkt = proof.jkt;
+      const refusal = isRefusal(proof)
+        ? proof
+        : bound && bound.jkt !== proof.jkt
+          ? { error: 'invalid_dpop_proof' as const, description: 'the token is bound to another key' }
+          : undefined;
+      if (refusal) {
+        if (refusal.error === 'use_dpop_nonce') stats.nonceDemands += 1;
+        else stats.invalidProofs += 1;
+        return json(
+          request,
+          401,
+          { type: 'about:blank', title: 'Unauthorized', status: 401, detail: refusal.description },
+          { 'WWW-Authenticate': challenge(refusal.error, `, error_description="${refusal.description}"`) },
+        );
+      }
     }
     const grant = accessTokens.get(token);
     if (!grant || grant.expiresAt <= now()) {
@@ -472,8 +542,10 @@ export function mockAuthApi(options: MockAuthApiOptions): MockAuthApi {
     return issue(username);
   };
 
-  const refresh = async ({ tokens, signal }: RefreshContext): Promise<TokenSet> => {
-    const response = await fetch(`${baseUrl}${tokenPath}`, {
+  const refresh = async ({ tokens, signal, dpop: signer }: RefreshContext): Promise<TokenSet> => {
+    // With DPoP, the token request carries a proof of the client's key (and answers the nonce demand).
+    const send = signer ? signer.fetch : fetch;
+    const response = await send(`${baseUrl}${tokenPath}`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens?.refreshToken ?? '' }),
@@ -500,7 +572,14 @@ export function mockAuthApi(options: MockAuthApiOptions): MockAuthApi {
     stats,
     login,
     refresh,
-    auth: (username) => ({ session: createTokenSession({ tokens: login(username), refresh, random: () => 0, now }) }),
+    auth: (username, extra = {}) => ({
+      session: createTokenSession({ tokens: login(username), refresh, random: () => 0, now }),
+      ...(extra.dpop ? { dpop: extra.dpop } : {}),
+    }),
+    rotateNonce() {
+      if (!dpop) throw new Error('mockAuthApi: rotateNonce needs the dpop option');
+      return dpop.rotateNonce();
+    },
     expireTokens() {
       const at = now();
       for (const grant of accessTokens.values()) grant.expiresAt = Math.min(grant.expiresAt, at);

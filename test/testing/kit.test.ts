@@ -364,6 +364,8 @@ describe('options and resets', () => {
       statuses: {},
       preflights: 0,
       reuseDetected: 0,
+      nonceDemands: 0,
+      invalidProofs: 0,
     });
     expect((await get('/me', accessToken)).status).toBe(401);
     expect((await get('/admin', mock.login('ada').accessToken)).status).toBe(403);
