@@ -337,8 +337,8 @@ export interface TokenSessionOptions {
 export interface DpopOptions {
   /**
    * The key pair to sign proofs with, for a key the app keeps itself (a server process, say): the private key should
-   * be non-extractable, the public key extractable (its JWK goes in every proof). ES256 (ECDSA P-256) unless the
-   * server asks otherwise. Cannot be combined with `store`.
+   * be non-extractable, the public key extractable (its JWK goes in every proof). ES256 (ECDSA P-256), Ed25519, PS256
+   * or RS256: use one the server's `algs` lists. Cannot be combined with `store`.
    * @default a new ES256 key pair, private key non-extractable (kept in `store`)
    */
   key?: CryptoKeyPair;
