@@ -8,6 +8,7 @@ const entries = {
   index: resolve(import.meta.dirname, 'src/index.ts'),
   testing: resolve(import.meta.dirname, 'src/testing/index.ts'),
   node: resolve(import.meta.dirname, 'src/node/index.ts'),
+  redis: resolve(import.meta.dirname, 'src/redis/index.ts'),
 };
 
 /** Every dependency and peer stays external (users' bundlers dedupe them), read from package.json so none is missed. */
@@ -31,6 +32,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^apifetch\/testing$/, replacement: resolve(import.meta.dirname, 'src/testing/index.ts') },
+      { find: /^apifetch\/redis$/, replacement: resolve(import.meta.dirname, 'src/redis/index.ts') },
       { find: /^apifetch$/, replacement: resolve(import.meta.dirname, 'src/index.ts') },
     ],
   },

@@ -183,7 +183,12 @@ export async function runRefresh(
       attempt,
       reason: superseded() ? 'superseded' : failureReason(error),
     });
-    if (superseded()) return (!state.signedOut && state.grant()) || { failure: 'signed_out' };
+    if (superseded()) {
+      // Overtaken before calling `refresh` (another holder's tokens arrived while this one waited for the lock): no
+      // refresh happened here, so none counts against the circuit breaker.
+      if (attempt === 0) deps.breaker.forgive();
+      return (!state.signedOut && state.grant()) || { failure: 'signed_out' };
+    }
     // A proactive or manual refresh that failed transiently leaves a token that still works: keep it and try again
     // later. Anything else (a refused refresh token, a token the server refused) ends the session.
     const transient = timedOut || isTransientRefreshError(error);
