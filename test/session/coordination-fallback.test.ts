@@ -111,6 +111,44 @@ describe('a coordination that cannot be reached, a fenced write, a new holder', 
     expect(await controller.getTokens()).toEqual({ accessToken: 'shared', refreshToken: 'rt-shared' });
   });
 
+  it("a refresh overtaken by another holder's tokens while waiting for the lock counts nothing against the circuit breaker", async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let hear: ((message: CoordinationMessage) => void) | undefined;
+    let shared: TokenSet | null | undefined;
+    const coordination: Coordination = {
+      lock: async (fn) => {
+        await gate;
+        return fn();
+      },
+      state: { read: async () => shared, write: async (tokens) => void (shared = tokens) },
+      post() {},
+      listen: (listener) => {
+        hear = listener;
+      },
+    };
+    const refresh = vi.fn(async () => ({ accessToken: 'mine' }));
+    const events: EventInput[] = [];
+    const controller = createTokenSession({ tokens: { accessToken: 'at-0' }, refresh, coordination, maxRefreshes: 1 });
+    const session = controller[sessionKey];
+    session.subscribe?.(Object.assign((e: EventInput) => void events.push(e), { active: true }));
+    const carried = (await session.acquire(undefined)) as TokenGrant;
+    const waiting = session.recover(carried, [], undefined);
+    // Another process refreshed meanwhile: its message arrives, then the lock.
+    shared = { accessToken: 'other-1' };
+    hear?.({ type: 'tokens', tokens: { accessToken: 'other-1' } });
+    open();
+    expect(await waiting).toMatchObject({ token: 'other-1' });
+    expect(events.find((e) => e.type === 'refresh:failure')).toMatchObject({ reason: 'superseded', attempt: 0 });
+    session.confirm?.((await session.acquire(undefined)) as TokenGrant);
+    // The next expiry: this process's one refresh of the window is still there.
+    const next = (await session.acquire(undefined)) as TokenGrant;
+    expect(await session.recover(next, [], undefined)).toMatchObject({ token: 'mine' });
+    expect(refresh).toHaveBeenCalledTimes(1);
+  });
+
   it('isCoordinationUnavailableError matches by name as well', () => {
     expect(isCoordinationUnavailableError(new CoordinationUnavailableError('redis'))).toBe(true);
     expect(isCoordinationUnavailableError({ name: 'CoordinationUnavailableError' })).toBe(true);
