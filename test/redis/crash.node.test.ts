@@ -48,6 +48,32 @@ describe.skipIf(!hasRedisServer())('the lock holder is killed (SIGKILL) in the m
     );
   }, 60_000);
 
+  it('after the token endpoint rotated, before the commit (no lock can save this): one reuse, every worker signed out, failing fast', async () => {
+    const workers = await suite.start(4, 'redis');
+    const { oauth } = suite;
+    const held = oauth.holdNextRefresh({ afterRotation: true });
+    oauth.expire();
+    const firing = fire(workers, 1);
+    const holderPid = Number(await held.arrived);
+    process.kill(holderPid, 'SIGKILL');
+    await held.dropped;
+    const survivors = workers.filter((w) => w.pid !== holderPid);
+    const answers = await Promise.all(firing.filter((_, i) => workers[i]?.pid !== holderPid));
+
+    // The rotated pair died with the holder: the next refresh spends the old token, the server revokes the session.
+    expect(oauth.rotations).toBe(1);
+    expect(oauth.reuses).toBe(1);
+    expect(answers.reduce((sum, a) => sum + a.ok, 0)).toBe(0);
+    expect(new Set(answers.flatMap((a) => a.failed).map((f) => f.split(':')[0]))).toEqual(
+      new Set(['ERR_UNAUTHENTICATED']),
+    );
+    // Signed out everywhere, without a loop: the next requests are not sent and nothing more reaches the server.
+    const after = await fireAll(survivors, 2, 50);
+    expect(after.failed).toEqual(Array(150).fill('ERR_UNAUTHENTICATED:signed_out'));
+    expect([...oauth.sends.keys()].filter((id) => id.includes('-2-'))).toEqual([]);
+    expect(oauth.reuses + oauth.refused).toBe(1);
+  }, 60_000);
+
   it('after its new tokens were committed to Redis: the others take them within the lock expiry, with no refresh', async () => {
     const workers = await suite.start(4, 'redis', { hangAfterCommit: true });
     const { oauth } = suite;

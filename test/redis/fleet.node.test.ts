@@ -26,6 +26,22 @@ describe.skipIf(!hasRedisServer())('a fleet of processes sharing one session on 
     }, 120_000);
   }
 
+  it('a refused refresh signs every worker out: one attempt at the token endpoint, then every request fails fast', async () => {
+    const workers = await suite.start(4, 'redis');
+    const { oauth } = suite;
+    oauth.revoke();
+    const first = await fireAll(workers, 1, 50);
+    expect(first.ok).toBe(0);
+    expect(new Set(first.failed.map((f) => f.split(':')[0]))).toEqual(new Set(['ERR_UNAUTHENTICATED']));
+    // The refusal reached Redis before the lock was released: no other worker spent the refused token.
+    expect(oauth.refused).toBe(1);
+    const second = await fireAll(workers, 2, 50);
+    expect(second.failed).toEqual(Array(200).fill('ERR_UNAUTHENTICATED:signed_out'));
+    // Failing fast: nothing of the second round was sent.
+    expect([...oauth.sends.keys()].filter((id) => id.includes('-2-'))).toEqual([]);
+    expect(oauth.refused).toBe(1);
+  }, 60_000);
+
   it('control: the same fleet refreshing per process trips the reuse detection', async () => {
     const workers = await suite.start(4, 'none');
     suite.oauth.expire();

@@ -18,11 +18,20 @@ export interface OAuthServer {
   readonly initial: { accessToken: string; refreshToken: string };
   /** End the life of every access token issued so far: the next request with one gets a 401. */
   expire(): void;
+  /** Revoke the session (as an admin or the user would): every refresh from now on is refused, 400 `invalid_grant`. */
+  revoke(): void;
+  /** Refreshes refused (revoked session, unknown or spent refresh token). */
+  refused: number;
   /**
    * Hold the next refresh: it is not processed (nothing rotates) until `release`; a client that goes away meanwhile
-   * leaves it unprocessed. Resolves with the `x-worker` header of the held request when it arrives.
+   * leaves it unprocessed. `arrived` resolves with the `x-worker` header of the held request. With `afterRotation`,
+   * the refresh token is rotated first and only the answer is held: a client that goes away never gets the new pair.
    */
-  holdNextRefresh(): { arrived: Promise<string>; dropped: Promise<void>; release(): void };
+  holdNextRefresh(options?: { afterRotation?: boolean }): {
+    arrived: Promise<string>;
+    dropped: Promise<void>;
+    release(): void;
+  };
   /** Resolves at the next rotation (or reuse), with the time it happened. */
   nextRefresh(): Promise<number>;
   close(): Promise<void>;
@@ -34,7 +43,9 @@ export async function startOAuthServer(): Promise<OAuthServer> {
   let current: string | undefined;
   const spent = new Set<string>();
   let revoked = false;
-  let hold: { arrived: (worker: string) => void; dropped: () => void; released: Promise<void> } | undefined;
+  let hold:
+    | { arrived: (worker: string) => void; dropped: () => void; released: Promise<void>; afterRotation: boolean }
+    | undefined;
   let refreshWaiters: ((time: number) => void)[] = [];
   const issue = () => {
     counter += 1;
@@ -59,38 +70,50 @@ export async function startOAuthServer(): Promise<OAuthServer> {
     for (const waiter of waiters) waiter(Date.now());
   };
 
-  const token = async (req: IncomingMessage, res: ServerResponse) => {
-    const { refreshToken } = JSON.parse(await body(req)) as { refreshToken?: string };
-    const held = hold;
-    if (held) {
-      hold = undefined;
-      held.arrived(String(req.headers['x-worker'] ?? ''));
-      let gone = false;
-      res.once('close', () => {
-        if (!res.writableFinished) {
-          gone = true;
-          held.dropped();
-        }
-      });
-      await Promise.race([held.released, new Promise((resolve) => res.once('close', resolve))]);
-      if (gone) return;
-    }
+  /** Wait for `release`; false when the client went away first (the answer is then never sent). */
+  const held = async (res: ServerResponse, on: NonNullable<typeof hold>) => {
+    let gone = false;
+    res.once('close', () => {
+      if (!res.writableFinished) {
+        gone = true;
+        on.dropped();
+      }
+    });
+    await Promise.race([on.released, new Promise((resolve) => res.once('close', resolve))]);
+    return !gone;
+  };
+
+  /** Rotate `refreshToken`: 200 with a new pair, or 400 (and on reuse, the whole session revoked). */
+  const grant = (refreshToken: string | undefined): [number, unknown] => {
     if (refreshToken !== undefined && spent.has(refreshToken)) {
       server.reuses += 1;
       revoked = true;
       live.clear();
       current = undefined;
       refreshed();
-      return json(res, 400, { error: 'invalid_grant', error_description: 'refresh token reused: session revoked' });
+      return [400, { error: 'invalid_grant', error_description: 'refresh token reused: session revoked' }];
     }
     if (revoked || refreshToken === undefined || refreshToken !== current) {
-      return json(res, 400, { error: 'invalid_grant' });
+      server.refused += 1;
+      refreshed();
+      return [400, { error: 'invalid_grant' }];
     }
     spent.add(refreshToken);
     server.rotations += 1;
     const pair = issue();
     refreshed();
-    return json(res, 200, pair);
+    return [200, pair];
+  };
+
+  const token = async (req: IncomingMessage, res: ServerResponse) => {
+    const { refreshToken } = JSON.parse(await body(req)) as { refreshToken?: string };
+    const on = hold;
+    hold = undefined;
+    on?.arrived(String(req.headers['x-worker'] ?? ''));
+    if (on && !on.afterRotation && !(await held(res, on))) return;
+    const [status, answer] = grant(refreshToken);
+    if (on?.afterRotation && !(await held(res, on))) return;
+    json(res, status, answer);
   };
 
   const http = createServer((req, res) => {
@@ -114,10 +137,15 @@ export async function startOAuthServer(): Promise<OAuthServer> {
     origin: `http://127.0.0.1:${port}`,
     rotations: 0,
     reuses: 0,
+    refused: 0,
     sends: new Map(),
     initial,
     expire: () => live.clear(),
-    holdNextRefresh() {
+    revoke() {
+      revoked = true;
+      live.clear();
+    },
+    holdNextRefresh(options = {}) {
       let arrived!: (worker: string) => void;
       let dropped!: () => void;
       let release!: () => void;
@@ -131,6 +159,7 @@ export async function startOAuthServer(): Promise<OAuthServer> {
         release: () => release(),
       };
       hold = {
+        afterRotation: options.afterRotation ?? false,
         arrived,
         dropped,
         released: new Promise<void>((resolve) => {
