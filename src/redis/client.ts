@@ -1,5 +1,3 @@
-import type { Mutex } from 'redis-semaphore';
-
 /** Arguments of `EVAL` / `EVALSHA` as node-redis takes them. */
 export interface EvalArguments {
   keys: string[];
@@ -53,25 +51,4 @@ export const isUnreachable = (error: unknown): boolean =>
 export function whenReady<T>(client: RedisCoordinationClient, command: () => Promise<T>): Promise<T> {
   if (!client.isReady) return Promise.reject(new RedisUnreachable('the Redis client is not ready'));
   return command();
-}
-
-const evalArguments = (numKeys: number, args: readonly (string | number)[]): EvalArguments => ({
-  keys: args.slice(0, numKeys).map(String),
-  arguments: args.slice(numKeys).map(String),
-});
-
-/**
- * redis-semaphore speaks ioredis (`set(key, value, 'PX', ms, 'NX')`, `eval(script, numKeys, ...args)`), and documents
- * that other clients provide that shape: this is it, over node-redis, for the commands a `Mutex` sends.
- */
-export function semaphoreClient(client: RedisCoordinationClient): ConstructorParameters<typeof Mutex>[0] {
-  const adapter = {
-    set: (key: string, value: string, _px: 'PX', ms: number, _nx: 'NX') =>
-      whenReady(client, () => client.set(key, value, { expiration: { type: 'PX', value: ms }, condition: 'NX' })),
-    eval: (script: string, numKeys: number, ...args: (string | number)[]) =>
-      whenReady(client, () => client.eval(script, evalArguments(numKeys, args))),
-    evalsha: (sha1: string, numKeys: number, ...args: (string | number)[]) =>
-      whenReady(client, () => client.evalSha(sha1, evalArguments(numKeys, args))),
-  };
-  return adapter as unknown as ConstructorParameters<typeof Mutex>[0];
 }

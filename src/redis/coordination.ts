@@ -10,14 +10,9 @@ import {
   type SharedState,
 } from '../session/coordination.js';
 import { isTokenSet, type TokenSet } from '../session/tokens.js';
-import {
-  isUnreachable,
-  type RedisCoordinationClient,
-  type RedisSubscriberClient,
-  semaphoreClient,
-  whenReady,
-} from './client.js';
+import { isUnreachable, type RedisCoordinationClient, type RedisSubscriberClient, whenReady } from './client.js';
 import { readState, writeState } from './scripts.js';
+import { semaphoreClient } from './semaphore.js';
 
 export interface RedisCoordinationOptions {
   /**
@@ -49,6 +44,7 @@ export interface RedisCoordinationOptions {
 
 /** A `Coordination` on Redis, from `redisCoordination`. */
 export interface RedisCoordination extends Coordination {
+  /** The tokens and their generation in Redis: written under the lock with fencing, or as a sign-in outside it. */
   readonly state: SharedState;
   /** Settles once the subscription is in place: the others' messages are heard from then on. Never rejects. */
   readonly ready: Promise<void>;
