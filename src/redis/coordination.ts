@@ -253,6 +253,8 @@ export function redisCoordination(
         },
         Math.round(lockTtlMs * 0.8),
       );
+      // Cleared when `fn` settles; never what keeps a process alive.
+      extend.unref?.();
       try {
         return await holding.run({ identifier }, fn);
       } finally {

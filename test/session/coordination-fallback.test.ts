@@ -123,7 +123,12 @@ describe('a coordination that cannot be reached, a fenced write, a new holder', 
         await gate;
         return fn();
       },
-      state: { read: async () => shared, write: async (tokens) => void (shared = tokens) },
+      state: {
+        read: async () => shared,
+        write: async (tokens) => {
+          shared = tokens;
+        },
+      },
       post() {},
       listen: (listener) => {
         hear = listener;
