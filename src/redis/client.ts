@@ -1,6 +1,8 @@
 /** Arguments of `EVAL` / `EVALSHA` as node-redis takes them. */
 export interface EvalArguments {
+  /** `KEYS`. */
   keys: string[];
+  /** `ARGV`. */
   arguments: string[];
 }
 
@@ -9,16 +11,23 @@ export interface EvalArguments {
  * must be connected (`await client.connect()`); while it is not ready, refreshes fall back to this process.
  */
 export interface RedisCoordinationClient {
+  /** Connected and ready for commands: while false, refreshes fall back to this process. */
   readonly isReady: boolean;
+  /** `SET key value PX ms NX`: taking the lock. */
   set(
     key: string,
     value: string,
     options: { expiration: { type: 'PX'; value: number }; condition: 'NX' },
   ): Promise<unknown>;
+  /** `EVAL`: the state's read and fenced write, the lock's release and extension. */
   eval(script: string, options: EvalArguments): Promise<unknown>;
+  /** `EVALSHA`: the lock's scripts, by their digest. */
   evalSha(sha1: string, options: EvalArguments): Promise<unknown>;
+  /** `PUBLISH`: new tokens and sign-outs, for the others. */
   publish(channel: string, message: string): Promise<unknown>;
+  /** Ready again after a reconnection: what the others missed meanwhile is written and published. */
   on(event: 'ready', listener: () => void): unknown;
+  /** Removes the `ready` listener (the coordination's `close()`). */
   off(event: 'ready', listener: () => void): unknown;
   /** A second connection for the subscription (a subscribed connection runs no other command). */
   duplicate(): RedisSubscriberClient;
@@ -26,11 +35,15 @@ export interface RedisCoordinationClient {
 
 /** The subscriber connection: `client.duplicate()`. */
 export interface RedisSubscriberClient {
+  /** Connect (the coordination connects only a subscriber it made with `client.duplicate()`). */
   connect(): Promise<unknown>;
+  /** `SUBSCRIBE` to the session's channel. */
   subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
+  /** Errors of the connection, which reconnects by itself. */
   on(event: 'error', listener: (error: Error) => void): unknown;
   /** Emitted once subscribed again after a reconnection (node-redis resubscribes before `ready`). */
   on(event: 'ready', listener: () => void): unknown;
+  /** Close the connection (the coordination's `close()`, for a subscriber it made). */
   close(): Promise<unknown>;
 }
 

@@ -14,6 +14,7 @@ import { isUnreachable, type RedisCoordinationClient, type RedisSubscriberClient
 import { readState, writeState } from './scripts.js';
 import { semaphoreClient } from './semaphore.js';
 
+/** Options of `redisCoordination`. */
 export interface RedisCoordinationOptions {
   /**
    * Names this session in Redis: the state (tokens and their generation) is the hash `<key>`, the lock is the key

@@ -64,7 +64,8 @@ export function lockCoordination(lock: LockFunction, name = 'apifetch:refresh'):
  * again at its next refresh.
  */
 export class CoordinationUnavailableError extends Error {
-  override readonly name = 'CoordinationUnavailableError';
+  /** Literal, so it survives minification: what `isCoordinationUnavailableError` matches across bundles. */
+  override readonly name = 'CoordinationUnavailableError' as const;
   /** What could not be reached (`redis`): the event's `missing`. */
   readonly backend: string;
   constructor(backend: string, options?: ErrorOptions) {
