@@ -6,7 +6,7 @@ import type { Emit } from '../events.js';
 import type { RefreshContext, ResolvedSessionOptions } from '../options.js';
 import { backoffDelay } from '../retry/backoff.js';
 import type { createBreaker } from './breaker.js';
-import { type Coordination, isCoordinationUnavailableError } from './coordination.js';
+import type { Coordination, CoordinationUnavailableError } from './coordination.js';
 import {
   ForeignRefreshFailure,
   failureReason,
@@ -155,9 +155,10 @@ export async function runRefresh(
       ? coordination
           .lock(() => refreshHoldingLock(false), controller.signal)
           .catch((error: unknown) => {
-            if (!isCoordinationUnavailableError(error)) throw error;
+            // By name, so the class stays out of bundles that only use the session.
+            if ((error as Error | undefined)?.name !== 'CoordinationUnavailableError') throw error;
             // Said out loud: several processes falling back at once may each spend the refresh token.
-            emit({ type: 'coordination:fallback', missing: [error.backend] });
+            emit({ type: 'coordination:fallback', missing: [(error as CoordinationUnavailableError).backend] });
             return refreshHoldingLock(true);
           })
       : refreshHoldingLock(false);
