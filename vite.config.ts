@@ -9,6 +9,7 @@ const entries = {
   testing: resolve(import.meta.dirname, 'src/testing/index.ts'),
   node: resolve(import.meta.dirname, 'src/node/index.ts'),
   dpop: resolve(import.meta.dirname, 'src/dpop/index.ts'),
+  redis: resolve(import.meta.dirname, 'src/redis/index.ts'),
 };
 
 /** Every dependency and peer stays external (users' bundlers dedupe them), read from package.json so none is missed. */
@@ -33,6 +34,7 @@ export default defineConfig({
     alias: [
       { find: /^apifetch\/dpop$/, replacement: resolve(import.meta.dirname, 'src/dpop/index.ts') },
       { find: /^apifetch\/testing$/, replacement: resolve(import.meta.dirname, 'src/testing/index.ts') },
+      { find: /^apifetch\/redis$/, replacement: resolve(import.meta.dirname, 'src/redis/index.ts') },
       { find: /^apifetch$/, replacement: resolve(import.meta.dirname, 'src/index.ts') },
     ],
   },

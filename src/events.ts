@@ -132,11 +132,14 @@ export type ApiFetchEvent =
       error: string;
     }
   | {
-      /** Tabs cannot be coordinated here: the refresh is single-flight within this tab only. */
+      /**
+       * The refresh runs without coordination, single-flight within this tab or process only: tabs cannot be
+       * coordinated here, or the coordination's backend (Redis) could not be reached for this refresh.
+       */
       type: 'coordination:fallback';
       /** When it happened, epoch ms by the client's clock. */
       time: number;
-      /** The missing browser APIs (`navigator.locks`, `BroadcastChannel`, `indexedDB`). */
+      /** The missing browser APIs (`navigator.locks`, `BroadcastChannel`, `indexedDB`), or the backend (`redis`). */
       missing: readonly string[];
     }
   | {

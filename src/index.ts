@@ -56,6 +56,8 @@ export type {
 export {
   type Coordination,
   type CoordinationMessage,
+  CoordinationUnavailableError,
+  isCoordinationUnavailableError,
   type LockFunction,
   lockCoordination,
   type SharedState,

@@ -7,7 +7,7 @@ import type { Emit } from '../events.js';
 import type { RefreshContext, ResolvedSessionOptions } from '../options.js';
 import { backoffDelay } from '../retry/backoff.js';
 import type { createBreaker } from './breaker.js';
-import type { Coordination } from './coordination.js';
+import type { Coordination, CoordinationUnavailableError } from './coordination.js';
 import {
   ForeignRefreshFailure,
   failureReason,
@@ -65,12 +65,16 @@ export async function runRefresh(
   let timer: ReturnType<typeof setTimeout> | undefined;
   let attempt = 0;
   let fromOtherHolder = false;
-  const refreshHoldingLock = async (): Promise<TokenSet> => {
+  /**
+   * `fallback` when the coordination's backend could not be reached: this process refreshes on its own, with nothing
+   * to read from the others nor to write for them.
+   */
+  const refreshHoldingLock = async (fallback: boolean): Promise<TokenSet> => {
     // A sign-out heard while waiting for the lock: nothing left to refresh.
     if (superseded()) throw new Superseded();
-    const shared = coordination?.state;
-    const latest = shared ? await shared.read() : await deps.read();
-    if (failedToken !== undefined) {
+    const shared = fallback ? undefined : coordination?.state;
+    const latest = fallback ? undefined : shared ? await shared.read() : await deps.read();
+    if (failedToken !== undefined && !fallback) {
       // Another holder signed out (its refresh was refused) while this one waited: the refresh token it would spend
       // is the refused one. Sign out here too, without spending it.
       if (shared ? latest === null : latest === undefined) {
@@ -78,8 +82,9 @@ export async function runRefresh(
         throw new Superseded();
       }
       // Another holder of the lock (another tab, another process) refreshed past the failed token: reuse its tokens
-      // rather than spend a rotating refresh token twice.
-      if (latest && latest.accessToken !== failedToken) {
+      // rather than spend a rotating refresh token twice. Tokens this session already moved past are older than its
+      // own (it refreshed while the coordination was unreachable), not another holder's newer ones.
+      if (latest && latest.accessToken !== failedToken && !state.replaced(latest.accessToken)) {
         fromOtherHolder = true;
         return latest;
       }
@@ -131,8 +136,15 @@ export async function runRefresh(
     const issued = lifeOf(next).issuedAt === undefined ? { ...next, issuedAt: now() } : next;
     // Written before the lock is released, so the next holder sees them and reuses them rather than spending the
     // rotated refresh token again.
+    if (shared && (await shared.write(issued)) === false) {
+      // Fenced out: this holder's lock expired and another one wrote a newer result, which stays.
+      const newer = await shared.read();
+      if (!newer) throw new Superseded();
+      fromOtherHolder = true;
+      await deps.write(newer);
+      return newer;
+    }
     await deps.write(issued);
-    await coordination?.state?.write(issued);
     return issued;
   };
   const timeout = new Promise<never>((_, reject) => {
@@ -143,7 +155,17 @@ export async function runRefresh(
     }, options.refreshTimeoutMs);
   });
   try {
-    const locked = coordination ? coordination.lock(refreshHoldingLock, controller.signal) : refreshHoldingLock();
+    const locked = coordination
+      ? coordination
+          .lock(() => refreshHoldingLock(false), controller.signal)
+          .catch((error: unknown) => {
+            // By name, so the class stays out of bundles that only use the session.
+            if ((error as Error | undefined)?.name !== 'CoordinationUnavailableError') throw error;
+            // Said out loud: several processes falling back at once may each spend the refresh token.
+            emit({ type: 'coordination:fallback', missing: [(error as CoordinationUnavailableError).backend] });
+            return refreshHoldingLock(true);
+          })
+      : refreshHoldingLock(false);
     const next = await Promise.race([timeout, locked]);
     if (superseded()) throw new Superseded();
     state.adopt(next);
@@ -166,7 +188,12 @@ export async function runRefresh(
       attempt,
       reason: superseded() ? 'superseded' : failureReason(error),
     });
-    if (superseded()) return (!state.signedOut && state.grant()) || { failure: 'signed_out' };
+    if (superseded()) {
+      // Overtaken before calling `refresh` (another holder's tokens arrived while this one waited for the lock): no
+      // refresh happened here, so none counts against the circuit breaker.
+      if (attempt === 0) deps.breaker.forgive();
+      return (!state.signedOut && state.grant()) || { failure: 'signed_out' };
+    }
     // A proactive or manual refresh that failed transiently leaves a token that still works: keep it and try again
     // later. Anything else (a refused refresh token, a token the server refused) ends the session.
     const transient = timedOut || isTransientRefreshError(error);

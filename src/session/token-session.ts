@@ -93,7 +93,8 @@ export function createTokenSession(input: TokenSessionOptions = {}): TokenSessio
         await coordination?.state?.write(options.tokens);
         return;
       }
-      const stored = await read();
+      // A new holder (a restarted process) joins the session the others share.
+      const stored = (await read()) ?? (await coordination?.state?.read().catch(() => undefined));
       if (stored && !state.tokens) state.adopt(stored);
     })().finally(() => {
       ready = true;

@@ -19,12 +19,18 @@ export class TokenState {
   /** Expiry of the current access token, decoded once per token rather than once per request. */
   #expiry: number | undefined;
   readonly #now: () => number;
+  /** The last access tokens this session moved past, oldest first. */
+  readonly #replaced: string[] = [];
 
   constructor(now: () => number) {
     this.#now = now;
   }
 
   adopt(next: TokenSet): void {
+    if (this.tokens && this.tokens.accessToken !== next.accessToken) {
+      this.#replaced.push(this.tokens.accessToken);
+      if (this.#replaced.length > 8) this.#replaced.shift();
+    }
     this.tokens = next;
     ({ expiresAt: this.#expiry, issuedAt: this.#issuedAt } = lifeOf(next));
     this.generation += 1;
@@ -37,6 +43,14 @@ export class TokenState {
     this.tokens = undefined;
     this.signedOut = true;
     this.generation += 1;
+  }
+
+  /**
+   * Whether this session already moved past `accessToken`: a shared state holding it is older than this session (it
+   * refreshed while the coordination was unreachable), not another holder's newer result.
+   */
+  replaced(accessToken: string): boolean {
+    return this.#replaced.includes(accessToken);
   }
 
   grant(): TokenGrant | undefined {

@@ -1,0 +1,23 @@
+import type { Mutex } from 'redis-semaphore';
+import { type EvalArguments, type RedisCoordinationClient, whenReady } from './client.js';
+
+const evalArguments = (numKeys: number, args: readonly (string | number)[]): EvalArguments => ({
+  keys: args.slice(0, numKeys).map(String),
+  arguments: args.slice(numKeys).map(String),
+});
+
+/**
+ * redis-semaphore speaks ioredis (`set(key, value, 'PX', ms, 'NX')`, `eval(script, numKeys, ...args)`), and documents
+ * that other clients provide that shape: this is it, over node-redis, for the commands a `Mutex` sends.
+ */
+export function semaphoreClient(client: RedisCoordinationClient): ConstructorParameters<typeof Mutex>[0] {
+  const adapter = {
+    set: (key: string, value: string, _px: 'PX', ms: number, _nx: 'NX') =>
+      whenReady(client, () => client.set(key, value, { expiration: { type: 'PX', value: ms }, condition: 'NX' })),
+    eval: (script: string, numKeys: number, ...args: (string | number)[]) =>
+      whenReady(client, () => client.eval(script, evalArguments(numKeys, args))),
+    evalsha: (sha1: string, numKeys: number, ...args: (string | number)[]) =>
+      whenReady(client, () => client.evalSha(sha1, evalArguments(numKeys, args))),
+  };
+  return adapter as unknown as ConstructorParameters<typeof Mutex>[0];
+}
