@@ -20,7 +20,7 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode] | 'ERR_DPOP';
 
 /**
  * Why a request ended unauthenticated.
- * - `no_refresh`: 401 that apifetch does not refresh for: no `auth.refresh` is configured, or the request carried no
+ * - `no_refresh`: 401 that apifetch does not refresh for: no token session with `refresh`, or the request carried no
  *   token of apifetch's (never signed in, the caller's own `Authorization`, or `auth: false`).
  * - `refresh_failed`: the refresh call failed (definitively, or after its retries).
  * - `rejected_after_refresh`: the server refused a token fresh from a refresh; no second refresh is tried.

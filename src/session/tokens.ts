@@ -4,7 +4,7 @@ import { jwtDecode } from 'jwt-decode';
 export interface TokenSet {
   /** Sent as `Authorization: Bearer <accessToken>`. */
   accessToken: string;
-  /** Handed to `auth.refresh`; apifetch never sends it anywhere itself. */
+  /** Handed to the session's `refresh`; apifetch never sends it anywhere itself. */
   refreshToken?: string | undefined;
   /** Expiry of the access token in epoch ms; when absent, the JWT `exp` claim is used if there is one. */
   expiresAt?: number | undefined;

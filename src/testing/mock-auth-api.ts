@@ -166,10 +166,10 @@ export interface MockAuthApi {
   baseUrl: string;
   /** Counters for assertions. The object stays the same across resets. */
   stats: MockAuthApiStats;
-  /** Issue tokens for a user without a request, as a sign-in would (for `auth.tokens` or `api.auth.setTokens`). */
+  /** Issue tokens for a user without a request, as a sign-in would (for `createTokenSession({ tokens })` or `api.auth.setTokens`). */
   login(username?: string): TokenSet;
   /**
-   * A ready `auth.refresh` for `createApiFetch`: calls the token endpoint with `fetch` and the refresh token. A failure
+   * A ready `refresh` for `createTokenSession`: calls the token endpoint with `fetch` and the refresh token. A failure
    * throws an error with the answer's `status` and OAuth `error` code, so the client tells transient from final.
    */
   refresh(context: RefreshContext): Promise<TokenSet>;
