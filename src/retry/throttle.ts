@@ -51,7 +51,11 @@ export function createThrottleRegistry(
   maxOrigins = defaultMaxOrigins,
 ): (origin: string) => RetryThrottle {
   const byOrigin = new Map<string, RetryThrottle>();
+  // Most clients talk to one origin: its throttle is already the most recently used, with no Map work per request.
+  let lastOrigin: string | undefined;
+  let lastThrottle: RetryThrottle | undefined;
   return (origin) => {
+    if (origin === lastOrigin && lastThrottle) return lastThrottle;
     let throttle = byOrigin.get(origin);
     if (throttle) {
       // Re-insert to mark it most recently used (Map keeps insertion order).
@@ -61,6 +65,8 @@ export function createThrottleRegistry(
       if (byOrigin.size >= maxOrigins) byOrigin.delete(byOrigin.keys().next().value as string);
     }
     byOrigin.set(origin, throttle);
+    lastOrigin = origin;
+    lastThrottle = throttle;
     return throttle;
   };
 }
