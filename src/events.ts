@@ -183,7 +183,7 @@ export function createEmitter(listener: ((event: ApiFetchEvent) => void) | undef
     } catch (error) {
       if (!reported) {
         reported = true;
-        console.error('apifetch: an onEvent listener threw; its errors are ignored from now on', error);
+        console.error('apifetch: onEvent threw (reported once)', error);
       }
     }
   };

@@ -9,8 +9,8 @@ import type { Coordination } from './session/coordination.js';
 import { type TokenSet, type TokenStore, tokenSetProblem, tokenSetShape } from './session/tokens.js';
 
 /**
- * Every option of apifetch, resolved, validated and defaulted here and nowhere else, from one table of defaults.
- * Each resolver is its own function, so an app bundles only the resolvers of what it imports.
+ * Every option of apifetch, resolved, validated and defaulted here and nowhere else, from these tables of defaults.
+ * Each resolver is its own function, so an app bundles only the resolvers (and defaults) of what it imports.
  */
 export const defaults = {
   timeout: 10_000,
@@ -23,13 +23,15 @@ export const defaults = {
     methods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE', 'QUERY'],
   },
   throttle: { maxTokens: 10, tokenRatio: 0.1 },
-  session: {
-    refreshLeewayMs: 30_000,
-    refreshTimeoutMs: 5000,
-    refreshRetries: 2,
-    maxRefreshes: 3,
-    refreshWindowMs: 60_000,
-  },
+} as const;
+
+/** Defaults of `createTokenSession` (kept apart, so apps without a session do not ship them). */
+export const sessionDefaults = {
+  refreshLeewayMs: 30_000,
+  refreshTimeoutMs: 5000,
+  refreshRetries: 2,
+  maxRefreshes: 3,
+  refreshWindowMs: 60_000,
 } as const;
 
 /** Bearer authentication: the app's own token (`getAccessToken`), or a token session that refreshes. */
@@ -464,11 +466,10 @@ const hints: Record<string, string> = {
   'retry.retryOnTimeout': 'retry.onTimeout',
   'retry.afterStatusCodes': 'retry.statusCodes',
   'retry.maxRetryAfter': 'retry.maxRetryAfterMs',
-  'auth.tokens': 'auth.session (createTokenSession({ tokens }))',
-  'auth.refresh': 'auth.session (createTokenSession({ refresh }))',
-  'auth.store': 'auth.session (createTokenSession({ store }))',
-  'auth.lock': 'auth.session (createTokenSession({ coordination: lockCoordination(lock) }))',
 };
+/** Options of the token session given where they were before it was an import of its own. */
+const sessionHint = '`auth.session` (createTokenSession takes it)';
+const movedToSession = ['tokens', 'refresh', 'store', 'lock', 'refreshLeewayMs', 'refreshTimeoutMs', 'maxRefreshes'];
 
 /** Throws `InvalidOptionError` for the first key of `value` not in `known`, with a hint for the usual mistakes. */
 function onlyKnown(value: object, known: readonly string[], prefix: string) {
@@ -476,7 +477,12 @@ function onlyKnown(value: object, known: readonly string[], prefix: string) {
     if (known.includes(key) || given === undefined) continue;
     const option = prefix + key;
     const hint = hints[option];
-    throw new InvalidOptionError(option, hint ? `\`${hint}\`` : 'a known option (see ApiFetchOptions)', 'unknown');
+    const expected = hint
+      ? `\`${hint}\``
+      : prefix === 'auth.' && movedToSession.includes(key)
+        ? sessionHint
+        : 'a known option (see ApiFetchOptions)';
+    throw new InvalidOptionError(option, expected, 'unknown');
   }
 }
 
@@ -572,7 +578,7 @@ export function resolveOptions(options: ApiFetchOptions): ResolvedOptions {
   if ((a.session || a.getAccessToken) && !allowInsecureHttp && insecure) {
     throw new InvalidOptionError(
       insecure[0],
-      'https: (or http: to a loopback host); set `auth.allowInsecureHttp: true` to send the token over plain http',
+      'https: or loopback (`auth.allowInsecureHttp` allows plain http)',
       insecure[1],
     );
   }
@@ -731,7 +737,7 @@ export function resolveSessionOptions(options: TokenSessionOptions): ResolvedSes
       coordination,
     );
   }
-  const d = defaults.session;
+  const d = sessionDefaults;
   return {
     refresh: optionalFunction(options.refresh, 'refresh'),
     tokens: options.tokens,

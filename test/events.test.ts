@@ -30,7 +30,7 @@ describe('createEmitter', () => {
     }, Date.now);
     for (let i = 0; i < 3; i++) emit({ type: 'signed-out', source: 'local' });
     expect(report).toHaveBeenCalledTimes(1);
-    expect(String(report.mock.calls[0]?.[0])).toContain('onEvent listener threw');
+    expect(String(report.mock.calls[0]?.[0])).toContain('onEvent threw');
   });
 });
 

@@ -35,7 +35,8 @@ describe('unknown and misspelled options are refused at creation, by name', () =
     [{ retry: { throttle: { max: 3 } } }, 'retry.throttle.max', 'a known option'],
     [{ onUnauthorized: () => {} }, 'onUnauthorized', 'a known option'],
     [{ auth: { getToken: () => 't' } }, 'auth.getToken', 'a known option'],
-    [{ auth: { tokens: { accessToken: 't' } } }, 'auth.tokens', '`auth.session (createTokenSession({ tokens }))`'],
+    [{ auth: { tokens: { accessToken: 't' } } }, 'auth.tokens', '`auth.session` (createTokenSession takes it)'],
+    [{ auth: { lock: () => {} } }, 'auth.lock', '`auth.session` (createTokenSession takes it)'],
   ])('%j → `%s`', (options, option, hint) => {
     const error = refused(() => createApiFetch(options as never));
     expect(error).toBeInstanceOf(InvalidOptionError);
