@@ -274,6 +274,11 @@ describeEngines('demo SPA', (engine) => {
     );
     expect(retries).toEqual([true, false]);
     expect(await count(page, `${rotated} li[data-type="refresh:start"]`)).toBe(0);
+    // The timeline: one request, two sends on its row, the first marked as the nonce demand.
+    await expect
+      .poll(() => textOf(page, '#timeline-summary'))
+      .toBe('Rotate the DPoP nonce: 1 request · 2 sends · 0 refreshes · 0 replays · 0 retries');
+    expect(await count(page, '#timeline rect[data-kind="nonce"]')).toBe(1);
 
     // Five proofs reached the server (two sign-in sends, one profile, two after the rotation), each with its own jti.
     const { jtis } = server.stats.dpop;
@@ -285,5 +290,12 @@ describeEngines('demo SPA', (engine) => {
     expect(await textOf(page, '#events')).not.toMatch(/eyJ[\w-]+\.[\w-]+/);
     mkdirSync('test-results', { recursive: true });
     await page.screenshot(`test-results/demo-dpop-${engine.name}.png`);
+
+    // The refresh sends its proof through ctx.dpop.fetch: the new tokens are bound to the same key.
+    await click(page, 'burst');
+    await waitForText(page, '#result', '50 requests succeeded; the token endpoint saw 1 refresh.');
+    expect(server.stats.dpop.boundTokens).toBe(2);
+    expect(await textOf(page, '#events > li.group:first-child')).toContain('POST /auth/refresh · proof jti ');
+    expect(new Set(server.stats.dpop.jtis).size).toBe(server.stats.dpop.jtis.length);
   }, 60_000);
 });
