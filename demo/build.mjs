@@ -44,7 +44,12 @@ export async function buildDemo() {
     logLevel: 'warn',
     configFile: false,
     // The SPA imports `apifetch` as an app would; here that is the sources.
-    resolve: { alias: { apifetch: join(root, 'src/index.ts') } },
+    resolve: {
+      alias: [
+        { find: /^apifetch$/, replacement: join(root, 'src/index.ts') },
+        { find: /^apifetch\/dpop$/, replacement: join(root, 'src/dpop/index.ts') },
+      ],
+    },
     build: { outDir: demoDist, emptyOutDir: true, target: 'es2022' },
   });
 }

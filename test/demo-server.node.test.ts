@@ -1,4 +1,6 @@
-import { afterEach, expect, it } from 'vitest';
+import { calculateThumbprint, generateKeyPair, generateProof } from 'dpop';
+import { decodeJwt } from 'jose';
+import { afterEach, describe, expect, it } from 'vitest';
 // @ts-expect-error: the demo is plain JavaScript
 import { startDemoServer } from '../demo/server.mjs';
 
@@ -11,6 +13,13 @@ interface DemoServer {
     reuseDetected: number;
     requests: Record<string, number>;
     thirdParty: { requests: number; withAuthorization: number };
+    dpop: {
+      proofs: number;
+      jtis: string[];
+      nonceDemands: number;
+      boundTokens: number;
+      refused: Record<string, number>;
+    };
   };
   close(): Promise<void>;
 }
@@ -27,7 +36,7 @@ afterEach(async () => {
   server = undefined;
 });
 
-const start = async (options: { now?: () => number } = {}) => {
+const start = async (options: { now?: () => number; dpopNonceTtlMs?: number } = {}) => {
   server = (await startDemoServer(options)) as DemoServer;
   return server;
 };
@@ -104,12 +113,13 @@ it('asks for a second factor before a transfer (RFC 9470 step-up)', async () => 
   );
 });
 
-it('answers preflights and exposes WWW-Authenticate and Retry-After; the flaky route cycles 503, 429, 200', async () => {
+it('answers preflights, allows DPoP and exposes WWW-Authenticate, Retry-After and DPoP-Nonce; the flaky route cycles 503, 429, 200', async () => {
   const { url } = await start();
   const preflight = await fetch(`${url}/api/flaky`, { method: 'OPTIONS' });
   expect(preflight.status).toBe(204);
   expect(preflight.headers.get('access-control-allow-headers')).toContain('authorization');
-  expect(preflight.headers.get('access-control-expose-headers')).toBe('www-authenticate, retry-after');
+  expect(preflight.headers.get('access-control-allow-headers')).toContain('dpop');
+  expect(preflight.headers.get('access-control-expose-headers')).toBe('www-authenticate, retry-after, dpop-nonce');
 
   const { accessToken } = await login(url);
   const statuses: Array<[number, string | null]> = [];
@@ -137,4 +147,134 @@ it('serves a third-party origin on another port that reports the Authorization i
   expect(await plain.json()).toEqual({ authorization: null });
   expect(await (await get(`${thirdPartyUrl}/pixel`, 'leaked')).json()).toEqual({ authorization: 'Bearer leaked' });
   expect(stats.thirdParty).toEqual({ requests: 2, withAuthorization: 1 });
+});
+
+describe('DPoP mode', () => {
+  const proofFor = (keys: CryptoKeyPair, method: string, url: string, nonce?: string, token?: string) =>
+    generateProof(keys as Parameters<typeof generateProof>[0], url, method, nonce, token);
+  const claims = (proof: string) => decodeJwt(proof);
+  /** Sign in with a proof: the first try meets the nonce demand, the retry carries the nonce. */
+  const dpopLogin = async (url: string, keys: CryptoKeyPair) => {
+    const send = async (nonce?: string) =>
+      fetch(`${url}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', dpop: await proofFor(keys, 'POST', `${url}/auth/login`, nonce) },
+        body: JSON.stringify({ username: 'alice', password: 'alice' }),
+      });
+    const demand = await send();
+    const nonce = demand.headers.get('dpop-nonce') ?? '';
+    const response = await send(nonce);
+    return { demand, nonce, response, tokens: (await response.json()) as TokenResponse };
+  };
+  const dpopGet = async (url: string, token: string, proof: string) =>
+    fetch(url, { headers: { authorization: `DPoP ${token}`, dpop: proof } });
+
+  it('the token endpoint demands its nonce with 400 use_dpop_nonce, then binds the tokens to the proof key', async () => {
+    const { url, stats } = await start();
+    const keys = (await generateKeyPair('ES256')) as CryptoKeyPair;
+    const { demand, nonce, response, tokens } = await dpopLogin(url, keys);
+    expect(demand.status).toBe(400);
+    expect(await demand.json()).toMatchObject({ error: 'use_dpop_nonce' });
+    expect(nonce).toMatch(/^[\w-]{16,}$/);
+    expect(response.status).toBe(200);
+    expect(tokens.tokenType).toBe('DPoP');
+    const jkt = await calculateThumbprint(keys.publicKey as Parameters<typeof calculateThumbprint>[0]);
+    expect(decodeJwt(tokens.accessToken).cnf).toEqual({ jkt });
+
+    const profileUrl = `${url}/api/profile`;
+    const ok = await dpopGet(
+      profileUrl,
+      tokens.accessToken,
+      await proofFor(keys, 'GET', profileUrl, nonce, tokens.accessToken),
+    );
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('dpop-nonce')).toBe(nonce);
+    expect(await ok.json()).toEqual({ name: 'alice', scopes: ['profile'] });
+    // A bound token is no bearer token.
+    const asBearer = await get(profileUrl, tokens.accessToken);
+    expect(asBearer.status).toBe(401);
+    expect(asBearer.headers.get('www-authenticate')).toContain('DPoP realm="demo", error="invalid_token"');
+    expect(stats).toMatchObject({ logins: 1, dpop: { nonceDemands: 1, boundTokens: 1, proofs: 3 } });
+
+    // The refresh needs a proof of the same key; another key is refused.
+    const refresh = async (with_: CryptoKeyPair) =>
+      fetch(`${url}/auth/refresh`, {
+        method: 'POST',
+        headers: { dpop: await proofFor(with_, 'POST', `${url}/auth/refresh`, nonce) },
+        body: JSON.stringify({ refreshToken: tokens.refreshToken }),
+      });
+    const other = await refresh((await generateKeyPair('ES256')) as CryptoKeyPair);
+    expect(other.status).toBe(400);
+    expect(await other.json()).toMatchObject({ error: 'invalid_grant' });
+    const refreshed = await refresh(keys);
+    expect(refreshed.status).toBe(200);
+    expect(decodeJwt(((await refreshed.json()) as TokenResponse).accessToken).cnf).toEqual({ jkt });
+  });
+
+  it('refuses a request without a proof, with a wrong ath, a reused jti or another key: 401 invalid_dpop_proof', async () => {
+    const { url, stats } = await start();
+    const keys = (await generateKeyPair('ES256')) as CryptoKeyPair;
+    const { nonce, tokens } = await dpopLogin(url, keys);
+    const profileUrl = `${url}/api/profile`;
+    const refused = async (response: Response, description: string) => {
+      expect(response.status).toBe(401);
+      expect(response.headers.get('www-authenticate')).toBe(
+        `DPoP realm="demo", error="invalid_dpop_proof", error_description="${description}", algs="ES256"`,
+      );
+    };
+    await refused(
+      await fetch(profileUrl, { headers: { authorization: `DPoP ${tokens.accessToken}` } }),
+      'a DPoP proof is required',
+    );
+    const wrongAth = await proofFor(keys, 'GET', profileUrl, nonce, 'another token');
+    await refused(await dpopGet(profileUrl, tokens.accessToken, wrongAth), 'ath does not match the access token');
+    const proof = await proofFor(keys, 'GET', profileUrl, nonce, tokens.accessToken);
+    expect((await dpopGet(profileUrl, tokens.accessToken, proof)).status).toBe(200);
+    await refused(await dpopGet(profileUrl, tokens.accessToken, proof), 'jti is missing or reused');
+    const wrongHtu = await proofFor(keys, 'GET', `${url}/api/admin`, nonce, tokens.accessToken);
+    await refused(await dpopGet(profileUrl, tokens.accessToken, wrongHtu), 'htu does not match the request');
+    const otherKey = (await generateKeyPair('ES256')) as CryptoKeyPair;
+    await refused(
+      await dpopGet(
+        profileUrl,
+        tokens.accessToken,
+        await proofFor(otherKey, 'GET', profileUrl, nonce, tokens.accessToken),
+      ),
+      'the proof key is not the key of the token',
+    );
+    expect(stats.dpop.refused.invalid_dpop_proof).toBe(4);
+    // Every proof the server received had its own jti, but for the one sent twice.
+    expect(new Set(stats.dpop.jtis).size).toBe(stats.dpop.jtis.length - 1);
+    expect(claims(proof).jti).toBe(stats.dpop.jtis.at(-3));
+  });
+
+  it('demands its new nonce after a rotation, on a timer or on request: 401 use_dpop_nonce with DPoP-Nonce', async () => {
+    let clock = Date.now();
+    const { url, stats } = await start({ now: () => clock, dpopNonceTtlMs: 10_000 });
+    const keys = (await generateKeyPair('ES256')) as CryptoKeyPair;
+    const { nonce, tokens } = await dpopLogin(url, keys);
+    const profileUrl = `${url}/api/profile`;
+    const sendWith = async (n: string) =>
+      dpopGet(profileUrl, tokens.accessToken, await proofFor(keys, 'GET', profileUrl, n, tokens.accessToken));
+
+    clock += 4_000;
+    expect((await sendWith(nonce)).status).toBe(200);
+    clock += 6_000;
+    const demand = await sendWith(nonce);
+    expect(demand.status).toBe(401);
+    expect(demand.headers.get('www-authenticate')).toBe(
+      'DPoP realm="demo", error="use_dpop_nonce", error_description="the proof must carry the current nonce of the server", algs="ES256"',
+    );
+    const next = demand.headers.get('dpop-nonce') ?? '';
+    expect(next).not.toBe(nonce);
+    expect((await sendWith(next)).status).toBe(200);
+
+    expect((await post(`${url}/demo/rotate-nonce`, {})).status).toBe(200);
+    const again = await sendWith(next);
+    expect(again.status).toBe(401);
+    const third = again.headers.get('dpop-nonce') ?? '';
+    expect(third).not.toBe(next);
+    expect((await sendWith(third)).status).toBe(200);
+    expect(stats.dpop.nonceDemands).toBe(3);
+  });
 });

@@ -8,6 +8,7 @@ import {
   type TokenSet,
   tabCoordination,
 } from 'apifetch';
+import { watchDpop } from './dpop-log.js';
 import { refreshReason, shortUrl, Timeline } from './timeline.js';
 
 const $ = <T extends Element>(selector: string) => document.querySelector(selector) as T;
@@ -26,8 +27,25 @@ const toTokenSet = (body: TokenResponse): TokenSet => ({
   expiresAt: Date.now() + body.expiresIn * 1000,
 });
 
-async function postJson<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
-  const response = await fetch(`${origin}${path}`, {
+/**
+ * DPoP mode (kept in localStorage; switching reloads the page): tokens bound to a key kept in IndexedDB, and a session
+ * of its own, since a bearer token cannot become bound. The DPoP code is imported only in this mode.
+ */
+const modeKey = 'apifetch-demo-mode';
+const dpopMode = localStorage.getItem(modeKey) === 'dpop';
+const dpop = dpopMode
+  ? await import('apifetch/dpop').then(({ createDpop, indexedDbKeyStore }) =>
+      createDpop({ store: indexedDbKeyStore('apifetch-demo') }),
+    )
+  : undefined;
+const tokensKey = dpopMode ? 'apifetch-demo-dpop-tokens' : 'apifetch-demo-tokens';
+if (dpop) window.fetch = watchDpop(window.fetch.bind(window), (type, text) => logLine(type, text));
+
+type Fetch = (input: string, init: RequestInit) => Promise<Response>;
+
+/** POST JSON with `send`: the page's fetch, or `dpop.fetch` for a token request with a proof. */
+async function postJson<T>(path: string, body: unknown, signal?: AbortSignal, send: Fetch = fetch): Promise<T> {
+  const response = await send(`${origin}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
@@ -46,11 +64,20 @@ const api = createApiFetch({
   auth: {
     // Shared by every tab of the demo: one refresh across tabs, and sign-out everywhere.
     session: createTokenSession({
-      store: storageTokenStore(localStorage, 'apifetch-demo-tokens'),
-      coordination: tabCoordination('apifetch-demo-tokens'),
-      refresh: async ({ tokens, signal }) =>
-        toTokenSet(await postJson<TokenResponse>('/auth/refresh', { refreshToken: tokens?.refreshToken }, signal)),
+      store: storageTokenStore(localStorage, tokensKey),
+      coordination: tabCoordination(tokensKey),
+      // With DPoP, `ctx.dpop.fetch` sends the token request with a proof, so the new tokens stay bound to the key.
+      refresh: async ({ tokens, signal, dpop: proofs }) =>
+        toTokenSet(
+          await postJson<TokenResponse>(
+            '/auth/refresh',
+            { refreshToken: tokens?.refreshToken },
+            signal,
+            proofs ? (input, init) => proofs.fetch(input, init) : undefined,
+          ),
+        ),
     }),
+    ...(dpop ? { dpop } : {}),
   },
   retry: { limit: 3, baseDelayMs: 200 },
   onUnauthenticated: (error) => {
@@ -117,14 +144,17 @@ const otherTab = 'Another tab';
 
 /** One line per event: when, what, and the fields that matter. Tokens never appear in events. */
 function logEvent(event: ApiFetchEvent) {
+  logLine(event.type, describe(event), 'source' in event && event.source === 'other-tab');
+}
+
+function logLine(kind: string, text: string, fromOtherTab = false) {
   const li = document.createElement('li');
-  li.dataset.type = event.type;
+  li.dataset.type = kind;
   const when = document.createElement('time');
   when.textContent = `+${Math.round(timeline.elapsed())} ms`;
   const type = document.createElement('b');
-  type.textContent = event.type;
-  li.append(when, type, ` ${describe(event)}`);
-  const fromOtherTab = 'source' in event && event.source === 'other-tab';
+  type.textContent = kind;
+  li.append(when, type, ` ${text}`);
   const current = $<HTMLOListElement>('#events').firstElementChild;
   const group =
     fromOtherTab && current?.getAttribute('data-title') !== otherTab
@@ -141,7 +171,7 @@ function describe(event: ApiFetchEvent): string {
   const target = 'url' in event && event.url ? `${event.method} ${shortUrl(event.url)}` : '';
   switch (event.type) {
     case 'request':
-      return `${target} · attempt ${event.attempt} · ${event.authorized ? 'Bearer token' : 'no token'}`;
+      return `${target} · attempt ${event.attempt} · ${event.authorized ? `${dpop ? 'DPoP' : 'Bearer'} token` : 'no token'}`;
     case 'response':
       return `${target} → ${event.status} · ${event.durationMs} ms`;
     case 'error':
@@ -206,6 +236,16 @@ const actions: Record<string, { title: string; run: () => Promise<unknown> }> = 
       return `${results.length} requests succeeded; the token endpoint saw ${refreshes} refresh${refreshes === 1 ? '' : 'es'}.`;
     },
   },
+  'rotate-nonce': {
+    title: 'Rotate the DPoP nonce',
+    run: async () => {
+      const before = (await stats()).dpop.nonceDemands;
+      await postJson('/demo/rotate-nonce', {});
+      const profile = await api.get('profile').json<{ name: string }>();
+      const demands = (await stats()).dpop.nonceDemands - before;
+      return `The API changed its nonce. Loading ${profile.name}'s profile met ${demands} nonce demand${demands === 1 ? '' : 's'} (401 use_dpop_nonce), answered by one retry with the new nonce; no refresh.`;
+    },
+  },
   flaky: { title: 'Flaky endpoint', run: () => api.get('flaky').json() },
   outage: {
     title: 'Outage: 20 requests',
@@ -233,6 +273,7 @@ async function stats() {
   return (await (await fetch(`${origin}/demo/stats`)).json()) as {
     refreshes: number;
     requests: Record<string, number>;
+    dpop: { nonceDemands: number };
   };
 }
 
@@ -264,13 +305,17 @@ $<HTMLElement>('#actions').addEventListener('click', (event) => {
 $<HTMLFormElement>('#login').addEventListener('submit', async (event) => {
   event.preventDefault();
   const form = new FormData(event.target as HTMLFormElement);
+  // Before the token request, so that the log shows its proofs under this heading.
+  timeline.reset('Sign in');
+  startGroup('Sign in');
   try {
-    const body = await postJson<TokenResponse>('/auth/login', {
-      username: form.get('username'),
-      password: form.get('password'),
-    });
-    timeline.reset('Sign in');
-    startGroup('Sign in');
+    const body = await postJson<TokenResponse>(
+      '/auth/login',
+      { username: form.get('username'), password: form.get('password') },
+      undefined,
+      // With DPoP, the proof binds the tokens to the key; a `400 use_dpop_nonce` is answered by one retry.
+      dpop ? (input, init) => dpop.fetch(input, init) : undefined,
+    );
     await api.auth.setTokens(toTokenSet(body));
   } catch (error) {
     $<HTMLElement>('#login-reason').textContent = loginFailure(error);
@@ -298,6 +343,14 @@ async function tickToken() {
     left === undefined ? 'no token' : left > 0 ? `access token expires in ${left} s` : 'access token expired';
 }
 setInterval(() => void tickToken(), 1000);
+
+const modeSwitch = $<HTMLInputElement>('#dpop-mode');
+modeSwitch.checked = dpopMode;
+modeSwitch.addEventListener('change', () => {
+  localStorage.setItem(modeKey, modeSwitch.checked ? 'dpop' : 'bearer');
+  window.location.reload();
+});
+for (const el of document.querySelectorAll<HTMLElement>('[data-mode="dpop"]')) el.hidden = !dpopMode;
 
 if (await api.auth.getTokens()) await run('profile');
 else showLogin('Sign in to start.');

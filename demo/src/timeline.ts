@@ -1,7 +1,7 @@
 import type { ApiFetchEvent } from 'apifetch';
 
 /** How a send ended, which is how its bar is coloured. */
-type Kind = 'pending' | 'ok' | 'retried' | 'replayed' | 'failed' | 'refresh';
+type Kind = 'pending' | 'ok' | 'retried' | 'replayed' | 'nonce' | 'failed' | 'refresh';
 
 interface Span {
   start: number;
@@ -87,6 +87,10 @@ export class Timeline {
           row.continuing = false;
           const wait = row.waits.at(-1);
           if (wait && wait.end === undefined) wait.end = now;
+        } else if (row && event.attempt > 1) {
+          // A send of the same request with no retry or replay between: DPoP's one retry with the server's nonce.
+          const last = row.sends.at(-1);
+          if (last?.status === 401 || last?.status === 400) last.kind = 'nonce';
         } else {
           row = { label: `${event.method} ${shortUrl(event.url)}`, sends: [], waits: [], continuing: false };
           this.#rows.push(row);

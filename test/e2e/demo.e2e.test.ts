@@ -13,13 +13,14 @@ interface DemoServer {
     reuseDetected: number;
     requests: Record<string, number>;
     thirdParty: { requests: number; withAuthorization: number };
+    dpop: { proofs: number; jtis: string[]; nonceDemands: number; boundTokens: number };
   };
   close(): Promise<void>;
 }
 
 /** A demo API and SPA on a new port: a new origin, so each test starts signed out. */
-async function startDemo(): Promise<DemoServer> {
-  const server: DemoServer = await startDemoServer({ staticDir: demoDist });
+async function startDemo(options: { dpopNonceTtlMs?: number } = {}): Promise<DemoServer> {
+  const server: DemoServer = await startDemoServer({ staticDir: demoDist, ...options });
   onTestFinished(() => server.close());
   return server;
 }
@@ -221,5 +222,80 @@ describeEngines('demo SPA', (engine) => {
     expect(width).toBeLessThanOrEqual(420);
     mkdirSync('test-results', { recursive: true });
     await page.screenshot(`test-results/demo-buttons-${engine.name}.png`);
+  }, 60_000);
+
+  it('DPoP mode: the sign-in binds the tokens to the key; the log shows each proof, and a nonce demand answered by one retry', async () => {
+    // The nonce changes only when the test asks, however slow the engine.
+    const server = await startDemo({ dpopNonceTtlMs: 10 * 60_000 });
+    const page = await open(server);
+    await waitFor(page, '#login:not([hidden])');
+    // The switch reloads the page in DPoP mode, with a session of its own.
+    await page.evaluate(() => document.querySelector<HTMLInputElement>('#dpop-mode')!.click());
+    await waitFor(page, '#actions dt[data-mode="dpop"]:not([hidden])');
+    expect(await page.evaluate(() => document.querySelector<HTMLInputElement>('#dpop-mode')!.checked)).toBe(true);
+    await waitFor(page, '#login:not([hidden])');
+    await page.evaluate(() => document.querySelector<HTMLElement>('#login button[type=submit]')!.click());
+    await waitForText(page, '#who', 'signed in as alice');
+    expect(server.stats.dpop.boundTokens).toBe(1);
+
+    // The token request: a proof without a nonce, the server's 400 demand, and the one retry carrying its nonce.
+    const signIn = '#events > li.group[data-title="Sign in"]';
+    expect(await count(page, `${signIn} li[data-type="dpop:proof"]`)).toBe(2);
+    expect(await count(page, `${signIn} li[data-type="dpop:nonce-demand"]`)).toBe(1);
+    const signInLog = await textOf(page, signIn);
+    expect(signInLog).toMatch(/POST \/auth\/login · proof jti \S+ · htm POST · htu \/auth\/login · nonce \(none\)/);
+    expect(signInLog).toContain('POST /auth/login → 400 use_dpop_nonce · server nonce ');
+    expect(signInLog).toContain('the one retry, with the demanded nonce');
+    // The profile: the nonce is known already, so one send, its proof with the token's hash.
+    const profile = '#events > li.group[data-title="Load profile"]';
+    expect(await textOf(page, profile)).toContain('GET /api/profile · attempt 1 · DPoP token');
+    expect(await textOf(page, `${profile} li[data-type="dpop:proof"]`)).toMatch(
+      /htu \/api\/profile · nonce \S+ · ath \S+/,
+    );
+    expect(await count(page, `${profile} li[data-type="dpop:nonce-demand"]`)).toBe(0);
+
+    await click(page, 'rotate-nonce');
+    await waitForText(page, '#result', 'met 1 nonce demand (401 use_dpop_nonce), answered by one retry');
+    const rotated = '#events > li.group:first-child';
+    expect(await textOf(page, `${rotated} h3`)).toBe('Rotate the DPoP nonce');
+    expect(await count(page, `${rotated} li[data-type="dpop:nonce-demand"]`)).toBe(1);
+    expect(await textOf(page, `${rotated} li[data-type="dpop:nonce-demand"]`)).toContain(
+      'GET /api/profile → 401 use_dpop_nonce',
+    );
+    expect(await count(page, `${rotated} li[data-type="dpop:proof"]`)).toBe(2);
+    expect(await count(page, `${rotated} li[data-type="request"]`)).toBe(2);
+    // The first send's proof carries the old nonce; the retry's, the one the server demanded.
+    const retries = await page.evaluate(
+      (group) =>
+        [...document.querySelectorAll(`${group} li[data-type="dpop:proof"]`)].map((li) =>
+          li.textContent?.includes('the one retry, with the demanded nonce'),
+        ),
+      rotated,
+    );
+    expect(retries).toEqual([true, false]);
+    expect(await count(page, `${rotated} li[data-type="refresh:start"]`)).toBe(0);
+    // The timeline: one request, two sends on its row, the first marked as the nonce demand.
+    await expect
+      .poll(() => textOf(page, '#timeline-summary'))
+      .toBe('Rotate the DPoP nonce: 1 request · 2 sends · 0 refreshes · 0 replays · 0 retries');
+    expect(await count(page, '#timeline rect[data-kind="nonce"]')).toBe(1);
+
+    // Five proofs reached the server (two sign-in sends, one profile, two after the rotation), each with its own jti.
+    const { jtis } = server.stats.dpop;
+    expect(jtis).toHaveLength(5);
+    expect(new Set(jtis).size).toBe(5);
+    expect(server.stats.dpop.nonceDemands).toBe(2);
+    expect(server.stats.refreshes).toBe(0);
+    // The log shows shortened claims, never a token or a whole proof (both JWTs).
+    expect(await textOf(page, '#events')).not.toMatch(/eyJ[\w-]+\.[\w-]+/);
+    mkdirSync('test-results', { recursive: true });
+    await page.screenshot(`test-results/demo-dpop-${engine.name}.png`);
+
+    // The refresh sends its proof through ctx.dpop.fetch: the new tokens are bound to the same key.
+    await click(page, 'burst');
+    await waitForText(page, '#result', '50 requests succeeded; the token endpoint saw 1 refresh.');
+    expect(server.stats.dpop.boundTokens).toBe(2);
+    expect(await textOf(page, '#events > li.group:first-child')).toContain('POST /auth/refresh · proof jti ');
+    expect(new Set(server.stats.dpop.jtis).size).toBe(server.stats.dpop.jtis.length);
   }, 60_000);
 });
