@@ -59,12 +59,12 @@ export function createTransport(
       const proxyError = proxyAuthenticationFromError(error, request);
       const failure = proxyError ?? (error instanceof Error ? error : new Error(String(error)));
       if (!proxyError) onOutcome(request.url, failure);
+      if (info) emit({ type: 'error', ...info, error: redactError(failure) });
       // WebKit rejects a fetch that a service worker answered with `Response.error()` (msw's simulated drop) with a
       // TypeError ky does not recognise; it is the network failure it says it is.
       if (failure.name === 'TypeError' && serviceWorkerDrop.test(failure.message)) {
         throw new NetworkError(redactRequest(request) as KyRequest, { cause: failure });
       }
-      if (info) emit({ type: 'error', ...info, error: redactError(failure) });
       throw proxyError ?? error;
     }
     onOutcome(request.url, response);

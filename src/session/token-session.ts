@@ -36,7 +36,12 @@ export function createTokenSession(input: TokenSessionOptions = {}): TokenSessio
       for (const listener of listeners) listener(event);
     },
     'active',
-    { get: () => [...listeners].some((listener) => listener.active) },
+    {
+      get: () => {
+        for (const listener of listeners) if (listener.active) return true;
+        return false;
+      },
+    },
   ) as Emit;
 
   let store = options.store ?? memoryTokenStore();

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
-import { describeEngines, type EngineBrowser, type EngineWindow, launch } from './engines/index.js';
+import { expect, it, onTestFinished } from 'vitest';
+import { browserWithLibrary, describeEngines, type EngineWindow } from './engines/index.js';
 import { crossTabPage, tokensKey } from './pages.js';
-import { bundle, serve } from './server.js';
+import { serve } from './server.js';
 
 /**
  * A same-origin app and API: short-lived opaque access tokens, rotating refresh tokens with reuse detection
@@ -78,25 +78,18 @@ interface Storm {
 }
 
 describeEngines('one refresh across tabs', (engine) => {
-  let browser: EngineBrowser;
-  let library: string;
-
-  beforeAll(async () => {
-    library = await bundle('src/index.ts');
-    browser = await launch(engine);
-  }, 60_000);
-  afterAll(() => browser?.close());
+  const setup = browserWithLibrary(engine, 'src/index.ts');
 
   /** `count` windows of a new app (a new origin: empty storage), signed in from the first one. */
   async function openTabs(count: number) {
-    const app = await startApp(library);
+    const app = await startApp(setup.library);
     onTestFinished(() => app.close());
     const windows: EngineWindow[] = [];
     onTestFinished(async () => {
       for (const window of windows) await window.close();
     });
     for (let i = 0; i < count; i++) {
-      const window = await browser.open(app.url);
+      const window = await setup.browser.open(app.url);
       windows.push(window);
       await expect.poll(() => window.evaluate(() => (globalThis as unknown as AppWindow).ready)).toBe(true);
     }

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify } from 'jose';
-import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
-import { describeEngines, type EngineBrowser, type EngineWindow, launch } from './engines/index.js';
-import { bundle, serve } from './server.js';
+import { expect, it, onTestFinished } from 'vitest';
+import { browserWithLibrary, describeEngines, type EngineWindow } from './engines/index.js';
+import { serve } from './server.js';
 
 /**
  * Windows of one app with DPoP-bound tokens: one key in IndexedDB for all of them, tokens in localStorage, tab
@@ -121,23 +121,16 @@ async function startDpopApp(library: string) {
 }
 
 describeEngines('DPoP across tabs', (engine) => {
-  let browser: EngineBrowser;
-  let library: string;
-
-  beforeAll(async () => {
-    library = await bundle('test/e2e/dpop-app.ts');
-    browser = await launch(engine);
-  }, 60_000);
-  afterAll(() => browser?.close());
+  const setup = browserWithLibrary(engine, 'test/e2e/dpop-app.ts');
 
   it('two windows sign with one key, and an expired bound token is refreshed once for both', async () => {
-    const app = await startDpopApp(library);
+    const app = await startDpopApp(setup.library);
     const windows: EngineWindow[] = [];
     onTestFinished(async () => {
       for (const window of windows) await window.close();
     });
     for (let i = 0; i < 2; i++) {
-      const window = await browser.open(app.url);
+      const window = await setup.browser.open(app.url);
       windows.push(window);
       await expect.poll(() => window.evaluate(() => (globalThis as unknown as AppWindow).ready)).toBe(true);
     }

@@ -1,7 +1,7 @@
 import { decodeProtectedHeader } from 'jose';
-import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
-import { describeEngines, type EngineBrowser, type EngineWindow, launch } from './engines/index.js';
-import { bundle, type Served, serve } from './server.js';
+import { expect, it, onTestFinished } from 'vitest';
+import { browserWithLibrary, describeEngines, type EngineWindow } from './engines/index.js';
+import { type Served, serve } from './server.js';
 
 /**
  * A page that loads `apifetch/dpop` with the IndexedDB key store. `start(hold)` signs in the background (WebDriver
@@ -58,26 +58,20 @@ interface DpopWindow {
 }
 
 describeEngines('the DPoP key', (engine) => {
-  let browser: EngineBrowser;
-  let library: string;
-
-  beforeAll(async () => {
-    library = await bundle('src/dpop/index.ts');
-    browser = await launch(engine);
-  }, 60_000);
-  afterAll(() => browser?.close());
+  const setup = browserWithLibrary(engine, 'src/dpop/index.ts');
 
   const app = async (): Promise<Served> => {
     const served = await serve((req, res) => {
       if (req.url === '/') return void res.writeHead(200, { 'content-type': 'text/html' }).end(page);
-      if (req.url === '/dpop.js') return void res.writeHead(200, { 'content-type': 'text/javascript' }).end(library);
+      if (req.url === '/dpop.js')
+        return void res.writeHead(200, { 'content-type': 'text/javascript' }).end(setup.library);
       res.writeHead(404).end();
     });
     onTestFinished(() => served.close());
     return served;
   };
   const open = async (url: string) => {
-    const opened = await browser.open(url);
+    const opened = await setup.browser.open(url);
     let closing: Promise<void> | undefined;
     // Closed once, by the test or at its end.
     const window: EngineWindow = { ...opened, close: () => (closing ??= opened.close()) };

@@ -1,17 +1,10 @@
-import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
-import { describeEngines, type EngineBrowser, launch } from './engines/index.js';
+import { expect, it, onTestFinished } from 'vitest';
+import { browserWithLibrary, describeEngines } from './engines/index.js';
 import { pageOriginPage } from './pages.js';
-import { bundle, serve } from './server.js';
+import { serve } from './server.js';
 
 describeEngines("the page's own API gets the token", (engine) => {
-  let browser: EngineBrowser;
-  let library: string;
-
-  beforeAll(async () => {
-    library = await bundle('src/index.ts');
-    browser = await launch(engine);
-  }, 60_000);
-  afterAll(() => browser?.close());
+  const setup = browserWithLibrary(engine, 'src/index.ts');
 
   it('with no baseUrl, api.get("/api/me") carries the token; another origin does not get it', async () => {
     const seen: { url: string | undefined; authorization: string | undefined }[] = [];
@@ -23,14 +16,14 @@ describeEngines("the page's own API gets the token", (engine) => {
     const app = await serve((req, res) => {
       if (req.url === '/') return void res.writeHead(200, { 'content-type': 'text/html' }).end(pageOriginPage);
       if (req.url === '/apifetch.js') {
-        return void res.writeHead(200, { 'content-type': 'text/javascript' }).end(library);
+        return void res.writeHead(200, { 'content-type': 'text/javascript' }).end(setup.library);
       }
       if (!req.url?.startsWith('/api/')) return void res.writeHead(404).end();
       seen.push({ url: req.url, authorization: req.headers.authorization });
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"name":"ada"}');
     });
     onTestFinished(() => app.close());
-    const window = await browser.open(app.url);
+    const window = await setup.browser.open(app.url);
     onTestFinished(() => window.close());
     await expect
       .poll(() => window.evaluate(() => (window as unknown as { ready?: boolean }).ready === true))

@@ -2,11 +2,11 @@ import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CoordinationMessage, isCoordinationUnavailableError, isInvalidOptionError } from '../../src/index.js';
 import { redisCoordination } from '../../src/redis/index.js';
-import { hasRedisServer, type RedisServer, startRedisServer } from './helpers/redis-server.js';
+import { type RedisServer, startRedisServer } from './helpers/redis-server.js';
 
 type Client = ReturnType<typeof createClient>;
 
-describe.skipIf(!hasRedisServer())('redisCoordination against a real redis-server, in one process', () => {
+describe('redisCoordination against a real redis-server, in one process', () => {
   let redis: RedisServer;
   const clients: Client[] = [];
   const closers: (() => Promise<void>)[] = [];

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { fireAll } from './helpers/fleet.js';
-import { hasRedisServer } from './helpers/redis-server.js';
 import { redisSuite } from './helpers/suite.js';
 
-describe.skipIf(!hasRedisServer())('a fleet of processes sharing one session on a real redis-server', () => {
+describe('a fleet of processes sharing one session on a real redis-server', () => {
   const suite = redisSuite();
 
   for (const count of [4, 8]) {

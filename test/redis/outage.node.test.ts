@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { fireAll, type Worker } from './helpers/fleet.js';
-import { hasRedisServer } from './helpers/redis-server.js';
 import { redisSuite } from './helpers/suite.js';
 
 /** Ask every worker for its access token until all hold `accessToken` (bounded: 100 asks each). */
@@ -13,7 +12,7 @@ async function allHold(workers: readonly Worker[], accessToken: string): Promise
   return false;
 }
 
-describe.skipIf(!hasRedisServer())('redis-server stopped and restarted while the fleet works', () => {
+describe('redis-server stopped and restarted while the fleet works', () => {
   const suite = redisSuite();
 
   it('no request lost, the fallback said out loud, coordination back after the restart', async () => {

@@ -1,4 +1,5 @@
-import { describe } from 'vitest';
+import { afterAll, beforeAll, describe } from 'vitest';
+import { bundle } from '../server.js';
 import { chromium } from './chromium.js';
 import type { Engine, EngineBrowser } from './engine.js';
 import { firefox } from './firefox.js';
@@ -14,25 +15,11 @@ export const engines: Engine[] = process.env.E2E_ENGINE
   : all;
 
 /**
- * In CI (`CI`, or `E2E_REQUIRE_ENGINES` as .ci/run sets it) an engine that cannot start fails the run; elsewhere a
- * missing browser skips its tests, visibly.
- */
-const inCi = Boolean(process.env.CI || process.env.E2E_REQUIRE_ENGINES);
-
-/**
- * `describe` once per engine. A missing browser skips that engine's block with the reason in its title, except in
- * CI, where the block runs and its launch fails with the reason.
+ * `describe` once per engine. A missing browser is never skipped: that engine's block runs and its launch fails with
+ * the reason (the program and the Debian package to install).
  */
 export function describeEngines(title: string, body: (engine: Engine) => void): void {
-  for (const engine of engines) {
-    const missing = engine.missing();
-    if (missing && !inCi) {
-      console.warn(`${engine.name}: ${missing}; its browser tests are skipped (CI fails instead)`);
-      describe.skip(`${title}, in ${engine.name} (skipped: ${missing})`, () => body(engine));
-    } else {
-      describe(`${title}, in ${engine.name}`, () => body(engine));
-    }
-  }
+  for (const engine of engines) describe(`${title}, in ${engine.name}`, () => body(engine));
 }
 
 /** Launch `engine`, failing with the reason when it is missing (so CI reports why) and logging its version. */
@@ -43,4 +30,18 @@ export async function launch(engine: Engine): Promise<EngineBrowser> {
   const browser = await engine.launch();
   console.log(`${browser.version} started in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   return browser;
+}
+
+/**
+ * For one `describeEngines` block: the engine's browser, launched once, and the library bundled from `entry` (a file of
+ * the project) for the test pages to load. Read both inside the tests, once `beforeAll` has run.
+ */
+export function browserWithLibrary(engine: Engine, entry: string): { browser: EngineBrowser; library: string } {
+  const setup = {} as { browser: EngineBrowser; library: string };
+  beforeAll(async () => {
+    setup.library = await bundle(entry);
+    setup.browser = await launch(engine);
+  }, 60_000);
+  afterAll(() => setup.browser?.close());
+  return setup;
 }
