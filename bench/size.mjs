@@ -15,9 +15,9 @@ const peers = {
   wretch: "export { default } from 'wretch';",
 };
 
-/** min+gzip bytes of `entry` bundled for the browser with every dependency, as an app's bundler would. */
-async function bundledSize(entry) {
-  const result = await build({
+/** `entry` bundled for the browser with every dependency, minified, as an app's bundler would (esbuild's result). */
+export const bundleForBrowser = (entry, options = {}) =>
+  build({
     entryPoints: [entry],
     bundle: true,
     minify: true,
@@ -25,7 +25,12 @@ async function bundledSize(entry) {
     platform: 'browser',
     write: false,
     logLevel: 'silent',
+    ...options,
   });
+
+/** min+gzip bytes of `entry` bundled for the browser with every dependency, as an app's bundler would. */
+async function bundledSize(entry) {
+  const result = await bundleForBrowser(entry);
   const code = result.outputFiles.map((file) => file.text).join('');
   return { minified: Buffer.byteLength(code), gzip: gzipSync(code, { level: 9 }).byteLength };
 }
