@@ -45,18 +45,16 @@ export function originOf(url: string): string {
  * `http:` to a host other than loopback unless `allowInsecureHttp` is set.
  */
 export function createOriginPolicy(origins: readonly string[], allowInsecureHttp: boolean): OriginPolicy {
-  const allowed = new Set(origins);
+  // Decided once per origin: the allowed ones that may receive the token (plain http only to loopback, unless allowed).
+  const receives = new Set(origins.filter((origin) => allowInsecureHttp || !isInsecureOrigin(origin)));
   return (url) => {
-    let origin = originOf(url);
-    if (!allowed.has(origin)) {
-      // Not normalised (a URL that did not come from a Request): compare the parsed origin.
-      try {
-        origin = new URL(url).origin;
-      } catch {
-        return false;
-      }
-      if (!allowed.has(origin)) return false;
+    const origin = originOf(url);
+    if (receives.has(origin)) return true;
+    // Not normalised (a URL that did not come from a Request): compare the parsed origin.
+    try {
+      return receives.has(new URL(url).origin);
+    } catch {
+      return false;
     }
-    return allowInsecureHttp || !isInsecureOrigin(origin);
   };
 }
