@@ -7,6 +7,8 @@ import { defineConfig } from 'vitest/config';
 const entries = {
   index: resolve(import.meta.dirname, 'src/index.ts'),
   testing: resolve(import.meta.dirname, 'src/testing/index.ts'),
+  // The OAuth server model alone, without msw: what a server of one's own (the demo's) imports.
+  'testing/auth-model': resolve(import.meta.dirname, 'src/testing/auth-model.ts'),
   node: resolve(import.meta.dirname, 'src/node/index.ts'),
   dpop: resolve(import.meta.dirname, 'src/dpop/index.ts'),
   redis: resolve(import.meta.dirname, 'src/redis/index.ts'),
@@ -33,6 +35,10 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^apifetch\/dpop$/, replacement: resolve(import.meta.dirname, 'src/dpop/index.ts') },
+      {
+        find: /^apifetch\/testing\/auth-model$/,
+        replacement: resolve(import.meta.dirname, 'src/testing/auth-model.ts'),
+      },
       { find: /^apifetch\/testing$/, replacement: resolve(import.meta.dirname, 'src/testing/index.ts') },
       { find: /^apifetch\/redis$/, replacement: resolve(import.meta.dirname, 'src/redis/index.ts') },
       { find: /^apifetch$/, replacement: resolve(import.meta.dirname, 'src/index.ts') },

@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'vite';
-import { demoDir } from './server.mjs';
 
+export const demoDir = fileURLToPath(new URL('.', import.meta.url));
 export const root = join(demoDir, '..');
 export const demoDist = join(demoDir, 'dist');
 
@@ -35,6 +35,36 @@ export async function buildLibrary() {
     },
   });
   return pathToFileURL(join(outDir, 'index.js')).href;
+}
+
+/** The newest modification time of `path`, a file or a folder (its files, recursively); 0 when it is missing. */
+function newest(path) {
+  let stat;
+  try {
+    stat = statSync(path);
+  } catch {
+    return 0;
+  }
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return Math.max(stat.mtimeMs, ...readdirSync(path).map((name) => newest(join(path, name))));
+}
+
+/**
+ * The demo API imports the OAuth server model from the built package (`apifetch/testing/auth-model`, resolved to
+ * `dist/`), as a user's server would. `npm ci` builds the package; this builds it again, with the project's own
+ * build, only when the sources are newer than `dist/`, so the demo never runs an old model.
+ */
+export async function buildPackage() {
+  const built = newest(join(root, 'dist/testing/auth-model.js'));
+  const sources = Math.max(...['src', 'package.json', 'vite.config.ts'].map((path) => newest(join(root, path))));
+  if (built > sources) return;
+  await build({
+    root,
+    logLevel: 'warn',
+    configFile: join(root, 'vite.config.ts'),
+    // The type declarations take most of its few seconds: no report of plugin timings on each stale start.
+    build: { rolldownOptions: { checks: { pluginTimings: false } } },
+  });
 }
 
 /** Build the demo SPA into demo/dist. */

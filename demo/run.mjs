@@ -1,7 +1,10 @@
 // `npm run demo`: build the demo SPA, start the demo API on 127.0.0.1, print the URL.
 // `npm run demo -- --tour` (or `npm run demo:tour`): the same scenarios in the terminal, then exit.
-import { buildDemo, buildLibrary, demoDist } from './build.mjs';
-import { startDemoServer } from './server.mjs';
+import { buildDemo, buildLibrary, buildPackage, demoDist } from './build.mjs';
+
+// The demo API serves the package's OAuth model from dist/: built before the server is loaded.
+await buildPackage();
+const { startDemoServer } = await import('./server.mjs');
 
 if (process.argv.includes('--tour')) {
   // The library as users get it: bundled from the sources, its dependencies imported from node_modules.

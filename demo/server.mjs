@@ -1,11 +1,12 @@
 // The demo API: real signed JWTs (short-lived), rotating refresh tokens with reuse detection, scopes, a flaky
 // route, CORS like a real API, DPoP-bound tokens with server nonces (RFC 9449), and the built SPA. Loopback only.
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+// The OAuth server itself (who may sign in, which token is valid, rotation, reuse, scopes, expiry, DPoP proofs and
+// nonces) is the testing kit's model, imported from the built package; this file is its HTTP plumbing.
+import { createHmac, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { extname, join, normalize } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify, SignJWT } from 'jose';
+import { challenge, createAuthModel } from 'apifetch/testing/auth-model';
 
 const users = {
   alice: { password: 'alice', scopes: ['profile'] },
@@ -27,9 +28,20 @@ const types = {
   '.svg': 'image/svg+xml',
 };
 
-/** How far a proof's `iat` may be from the server's clock, in seconds. */
-const proofWindowSeconds = 60;
-const sha256 = (text) => createHash('sha256').update(text).digest('base64url');
+/** Problem titles of the token endpoint's refusals, by the model's reason (the SPA shows the title). */
+const grantTitles = {
+  wrong_password: 'Wrong username or password',
+  unknown_refresh_token: 'Unknown refresh token',
+  refresh_token_reused: 'Refresh token reused',
+  wrong_key: 'Refresh token bound to another key',
+};
+
+/** An HS256 JWT of `claims`, signed with `secret`. */
+const hs256 = (secret) => (claims) => {
+  const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const input = `${part({ alg: 'HS256', typ: 'JWT' })}.${part(claims)}`;
+  return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
+};
 
 /**
  * Start the demo API on 127.0.0.1. `now` is the clock for token lifetimes and the DPoP nonce (injectable for tests);
@@ -43,111 +55,66 @@ export async function startDemoServer({
   staticDir,
   now = Date.now,
 } = {}) {
-  const secret = randomBytes(32);
-  /** refresh token → { user, family, used } */
-  const refreshTokens = new Map();
-  const revokedFamilies = new Set();
-  /** Access tokens issued so far (by jti), and those expired early by `/demo/expire`. */
-  const issued = new Set();
-  const expired = new Set();
+  const model = createAuthModel({
+    users,
+    accessTokenTtlMs: tokenTtlMs,
+    now,
+    signAccessToken: hs256(randomBytes(32)),
+    // A proof is optional: a client with one gets DPoP-bound tokens, the others Bearer tokens.
+    dpop: { required: false, nonceTtlMs: dpopNonceTtlMs, iatWindowSeconds: 60 },
+  });
   let flakyCalls = 0;
+  const counted = model.stats;
   const stats = {
-    logins: 0,
+    get logins() {
+      return counted.signIns;
+    },
     refreshes: 0,
-    reuseDetected: 0,
+    get reuseDetected() {
+      return counted.reuseDetected;
+    },
     requests: {},
     statuses: {},
     thirdParty: { requests: 0, withAuthorization: 0 },
     // Every proof received (its `jti`, refused ones included), the nonce demands, and the refusals by reason.
-    dpop: { proofs: 0, jtis: [], nonceDemands: 0, boundTokens: 0, refused: {} },
+    dpop: {
+      get proofs() {
+        return counted.proofs;
+      },
+      get jtis() {
+        return counted.jtis;
+      },
+      get nonceDemands() {
+        return counted.nonceDemands;
+      },
+      get boundTokens() {
+        return counted.boundTokens;
+      },
+      refused: {
+        get invalid_dpop_proof() {
+          return counted.invalidProofs;
+        },
+        get use_dpop_nonce() {
+          return counted.nonceDemands;
+        },
+      },
+    },
   };
-  let nonce = randomBytes(16).toString('base64url');
-  let nonceSince = now();
-  const rotateNonce = () => {
-    nonce = randomBytes(16).toString('base64url');
-    nonceSince = now();
-    return nonce;
-  };
-  const currentNonce = () => (now() - nonceSince >= dpopNonceTtlMs ? rotateNonce() : nonce);
-  /** `jti`s of proofs seen within the `iat` window (jti → iat), so that none is accepted twice. */
-  const seenJtis = new Map();
-  const expireAll = () => {
-    for (const jti of issued) expired.add(jti);
-    issued.clear();
-  };
+  const nonceHeader = (dpop) => (dpop ? { 'dpop-nonce': model.nonce } : {});
 
-  /** Tokens bound to `jkt` (a DPoP key's thumbprint) when given: `cnf.jkt`, `tokenType: 'DPoP'`. */
-  const issue = async (username, family = randomUUID(), jkt = undefined) => {
-    const iat = now();
-    const jti = randomUUID();
-    issued.add(jti);
-    if (jkt) stats.dpop.boundTokens += 1;
-    const accessToken = await new SignJWT({ scope: users[username].scopes.join(' '), ...(jkt ? { cnf: { jkt } } : {}) })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject(username)
-      .setIssuedAt(Math.floor(iat / 1000))
-      .setExpirationTime(Math.floor((iat + tokenTtlMs) / 1000))
-      .setJti(jti)
-      .sign(secret);
-    const refreshToken = randomBytes(24).toString('base64url');
-    // A refresh token issued to a DPoP key is bound to it too (RFC 9449 §5: the client is public).
-    refreshTokens.set(refreshToken, { user: username, family, used: false, jkt });
+  /** A token request (sign-in or refresh): the proof's key, then the grant; RFC 9449 §8 for a refused proof. */
+  const tokenRequest = async (req, res, pathname, grant) => {
+    const key = await model.tokenRequestKey(req.headers.dpop, req.method, `${url}${pathname}`);
+    if (key.error) return send(res, 400, { error: key.error, title: key.description, status: 400 }, nonceHeader(true));
+    const issued = grant(key);
+    if (issued.error) {
+      const { error, reason, description } = issued;
+      return send(res, 400, { error, title: grantTitles[reason], status: 400, detail: description });
+    }
     // The shape of an OAuth token response (camel-cased): lifetime in seconds, not a timestamp.
-    return { accessToken, refreshToken, expiresIn: Math.floor(tokenTtlMs / 1000), tokenType: jkt ? 'DPoP' : 'Bearer' };
+    const { accessToken, refreshToken, expiresIn, tokenType } = issued;
+    return send(res, 200, { accessToken, refreshToken, expiresIn, tokenType }, nonceHeader(tokenType === 'DPoP'));
   };
-
-  /**
-   * Check the `DPoP` proof of `req` (RFC 9449 §4.3), with `ath` when `accessToken` is given. Returns `{ jkt }`, or
-   * `{ error, description }`: `use_dpop_nonce` when the proof lacks the current nonce, else `invalid_dpop_proof`.
-   */
-  const checkProof = async (req, pathname, accessToken) => {
-    const proof = req.headers.dpop;
-    const refuse = (error, description) => {
-      stats.dpop.refused[error] = (stats.dpop.refused[error] ?? 0) + 1;
-      return { error, description };
-    };
-    if (typeof proof !== 'string' || proof.split('.').length !== 3) {
-      return refuse('invalid_dpop_proof', 'a DPoP proof is required');
-    }
-    stats.dpop.proofs += 1;
-    let verified;
-    try {
-      verified = await jwtVerify(proof, EmbeddedJWK, {
-        typ: 'dpop+jwt',
-        algorithms: ['ES256'],
-        requiredClaims: ['iat', 'jti', 'htm', 'htu'],
-      });
-    } catch {
-      return refuse('invalid_dpop_proof', 'the proof is not a valid ES256 dpop+jwt with its public jwk');
-    }
-    const { payload, protectedHeader } = verified;
-    if (typeof payload.jti === 'string') {
-      stats.dpop.jtis.push(payload.jti);
-      if (stats.dpop.jtis.length > 1000) stats.dpop.jtis.shift();
-    }
-    const seconds = now() / 1000;
-    for (const [jti, iat] of seenJtis) if (Math.abs(seconds - iat) > proofWindowSeconds) seenJtis.delete(jti);
-    if (payload.htm !== req.method) return refuse('invalid_dpop_proof', 'htm does not match the request');
-    if (payload.htu !== `${url}${pathname}`) return refuse('invalid_dpop_proof', 'htu does not match the request');
-    if (typeof payload.iat !== 'number' || Math.abs(seconds - payload.iat) > proofWindowSeconds) {
-      return refuse('invalid_dpop_proof', 'iat is not within 60 s');
-    }
-    if (typeof payload.jti !== 'string' || seenJtis.has(payload.jti)) {
-      return refuse('invalid_dpop_proof', 'jti is missing or reused');
-    }
-    seenJtis.set(payload.jti, payload.iat);
-    if (accessToken !== undefined && payload.ath !== sha256(accessToken)) {
-      return refuse('invalid_dpop_proof', 'ath does not match the access token');
-    }
-    if (payload.nonce !== currentNonce()) {
-      stats.dpop.nonceDemands += 1;
-      return refuse('use_dpop_nonce', 'the proof must carry the current nonce of the server');
-    }
-    return { jkt: await calculateJwkThumbprint(protectedHeader.jwk, 'sha256') };
-  };
-  /** The token endpoint's answer to a refused proof (RFC 9449 §8): 400, the nonce in `DPoP-Nonce` when asked for. */
-  const refuseTokenRequest = (res, { error, description }) =>
-    send(res, 400, { error, title: description, status: 400 }, { 'dpop-nonce': currentNonce() });
 
   const send = (res, status, body, headers = {}) => {
     stats.statuses[status] = (stats.statuses[status] ?? 0) + 1;
@@ -159,51 +126,6 @@ export async function startDemoServer({
     });
     res.end(JSON.stringify(body));
   };
-  // RFC 6750 3.1: a request without a token gets a bare challenge; a bad or expired one gets `invalid_token`.
-  // A DPoP request (RFC 9449 §7.1) is challenged with the DPoP scheme, and always learns the current nonce.
-  const unauthorized = (res, description, { dpop = false, error = 'invalid_token' } = {}) => {
-    const scheme = dpop ? 'DPoP' : 'Bearer';
-    const algs = dpop ? ', algs="ES256"' : '';
-    send(
-      res,
-      401,
-      { title: 'Unauthorized', status: 401, detail: description },
-      {
-        'www-authenticate':
-          description === 'no token'
-            ? `${scheme} realm="demo"${algs}`
-            : `${scheme} realm="demo", error="${error}", error_description="${description}"${algs}`,
-        ...(dpop ? { 'dpop-nonce': currentNonce() } : {}),
-      },
-    );
-  };
-
-  const authenticate = async (req, pathname) => {
-    const header = req.headers.authorization ?? '';
-    const dpop = header.startsWith('DPoP ') || req.headers.dpop !== undefined;
-    if (!header.startsWith('Bearer ') && !header.startsWith('DPoP ')) return { error: 'no token', dpop };
-    const token = header.slice(header.indexOf(' ') + 1);
-    let payload;
-    try {
-      ({ payload } = await jwtVerify(token, secret, { currentDate: new Date(now()) }));
-    } catch (error) {
-      return { error: error.code === 'ERR_JWT_EXPIRED' ? 'token expired' : 'invalid token', dpop };
-    }
-    if (expired.has(payload.jti)) return { error: 'token expired', dpop };
-    const jkt = payload.cnf?.jkt;
-    // A bound token is no bearer token (RFC 9449 §7.2), and a bearer token is not made bound by a proof.
-    if (jkt === undefined && header.startsWith('DPoP ')) return { error: 'the token is not DPoP-bound', dpop };
-    if (jkt !== undefined) {
-      if (!header.startsWith('DPoP ')) return { error: 'the token is DPoP-bound', dpop: true };
-      const proof = await checkProof(req, pathname, token);
-      if (proof.error) return { error: proof.description, challenge: proof.error, dpop: true };
-      if (proof.jkt !== jkt) {
-        return { error: 'the proof key is not the key of the token', challenge: 'invalid_dpop_proof', dpop: true };
-      }
-    }
-    return { user: payload.sub, scopes: String(payload.scope ?? '').split(' '), dpop };
-  };
-
   const readJson = async (req) => {
     let raw = '';
     for await (const chunk of req) raw += chunk;
@@ -236,68 +158,49 @@ export async function startDemoServer({
     stats.requests[pathname] = (stats.requests[pathname] ?? 0) + 1;
     if (pathname === '/auth/login' && req.method === 'POST') {
       const { username, password } = await readJson(req);
-      let jkt;
-      if (req.headers.dpop !== undefined) {
-        const proof = await checkProof(req, pathname);
-        if (proof.error) return refuseTokenRequest(res, proof);
-        jkt = proof.jkt;
-      }
-      const user = users[username];
-      if (!user || user.password !== password) {
-        return send(res, 400, { error: 'invalid_grant', title: 'Wrong username or password', status: 400 });
-      }
-      stats.logins += 1;
-      return send(res, 200, await issue(username, undefined, jkt), jkt ? { 'dpop-nonce': currentNonce() } : {});
+      return tokenRequest(req, res, pathname, (key) => model.signIn(String(username), String(password), key));
     }
     if (pathname === '/auth/refresh' && req.method === 'POST') {
       stats.refreshes += 1;
       const { refreshToken } = await readJson(req);
-      let jkt;
-      if (req.headers.dpop !== undefined) {
-        const proof = await checkProof(req, pathname);
-        if (proof.error) return refuseTokenRequest(res, proof);
-        jkt = proof.jkt;
-      }
-      const entry = refreshTokens.get(refreshToken);
-      if (!entry || revokedFamilies.has(entry.family)) {
-        return send(res, 400, { error: 'invalid_grant', title: 'Unknown refresh token', status: 400 });
-      }
-      if (entry.jkt !== jkt) {
-        // A bound refresh token is refreshed only with a proof of its key, and a bearer one never becomes bound.
-        return send(res, 400, { error: 'invalid_grant', title: 'Refresh token bound to another key', status: 400 });
-      }
-      if (entry.used) {
-        // Reuse of a rotated refresh token: someone else has it. Revoke the whole family.
-        stats.reuseDetected += 1;
-        revokedFamilies.add(entry.family);
-        return send(res, 400, { error: 'invalid_grant', title: 'Refresh token reused', status: 400 });
-      }
-      entry.used = true;
-      return send(res, 200, await issue(entry.user, entry.family, jkt), jkt ? { 'dpop-nonce': currentNonce() } : {});
+      return tokenRequest(req, res, pathname, (key) => model.refresh(String(refreshToken), key));
     }
     if (pathname === '/demo/expire' && req.method === 'POST') {
-      expireAll();
+      model.expireTokens();
       return send(res, 200, { expired: true });
     }
     if (pathname === '/demo/rotate-nonce' && req.method === 'POST') {
-      rotateNonce();
+      model.rotateNonce();
       return send(res, 200, { rotated: true });
     }
     if (pathname === '/demo/stats') return send(res, 200, stats);
     if (pathname === '/demo/config') return send(res, 200, { thirdPartyUrl });
     if (pathname.startsWith('/api/')) {
-      const who = await authenticate(req, pathname);
-      if (who.error) return unauthorized(res, who.error, { dpop: who.dpop, error: who.challenge });
+      const who = await model.authenticate({
+        authorization: req.headers.authorization,
+        proof: req.headers.dpop,
+        method: req.method,
+        url: `${url}${pathname}`,
+      });
+      if (!who.ok) {
+        return send(
+          res,
+          401,
+          { title: 'Unauthorized', status: 401, detail: who.description ?? 'no token' },
+          { 'www-authenticate': challenge(who, 'demo'), ...nonceHeader(who.scheme === 'DPoP') },
+        );
+      }
       // RFC 9449 §8.2: a nonce may come with any response; the client keeps the last one of each origin.
-      if (who.dpop) res.setHeader('dpop-nonce', currentNonce());
+      if (who.scheme === 'DPoP') res.setHeader('dpop-nonce', model.nonce);
       if (pathname === '/api/profile') return send(res, 200, { name: who.user, scopes: who.scopes });
       if (pathname === '/api/admin') {
-        if (!who.scopes.includes('admin')) {
+        const denied = model.authorize(who, ['admin']);
+        if (denied) {
           return send(
             res,
             403,
             { type: 'https://apifetch.dev/problems/scope', title: 'Admins only', status: 403, detail: 'needs admin' },
-            { 'www-authenticate': 'Bearer realm="demo", error="insufficient_scope", scope="admin"' },
+            { 'www-authenticate': challenge(denied, 'demo') },
           );
         }
         return send(res, 200, { done: true });
@@ -347,8 +250,8 @@ export async function startDemoServer({
     url,
     thirdPartyUrl,
     stats,
-    expireAll,
-    rotateNonce,
+    expireAll: model.expireTokens,
+    rotateNonce: model.rotateNonce,
     close: () => Promise.all([server, thirdParty].map(close)).then(() => {}),
   };
 }
@@ -374,5 +277,3 @@ function listen(server, port) {
     });
   });
 }
-
-export const demoDir = fileURLToPath(new URL('.', import.meta.url));

@@ -4,10 +4,11 @@ export {
   type MockAuthApiOptions,
   type MockAuthApiStats,
   type MockBody,
+  type MockDpopOptions,
   type MockRoute,
   type MockRouteContext,
   type MockUser,
   mockAuthApi,
 } from './mock-auth-api.js';
-export type { MockDpopOptions } from './mock-dpop.js';
+
 export { instantRetry, testingOptions } from './presets.js';

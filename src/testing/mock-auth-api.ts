@@ -3,7 +3,7 @@ import type { TokenBinder } from '../auth/binder.js';
 import type { AuthOptions, RefreshContext } from '../options.js';
 import { createTokenSession } from '../session/token-session.js';
 import type { TokenSet } from '../session/tokens.js';
-import { createProofChecker, isRefusal, type MockDpopOptions } from './mock-dpop.js';
+import { challenge, createAuthModel, type GrantRefusal, type IssuedTokens } from './auth-model.js';
 
 /** A JSON-serialisable body (objects, arrays, strings, numbers, booleans, null). */
 export type MockBody = object | string | number | boolean | null;
@@ -54,6 +54,21 @@ export interface MockUser {
    * @default []
    */
   scopes?: readonly string[];
+}
+
+/** DPoP settings of the mock API. */
+export interface MockDpopOptions {
+  /**
+   * Require the server's current nonce in every proof: a proof without it gets `use_dpop_nonce` (400 at the token
+   * endpoint, 401 at the routes) with the nonce in `DPoP-Nonce`, as oidc-provider does with nonces required.
+   * @default true
+   */
+  nonces?: boolean;
+  /**
+   * How far a proof's `iat` may be from the mock's clock, in seconds.
+   * @default 300
+   */
+  iatWindowSeconds?: number;
 }
 
 /** Options of `mockAuthApi`. */
@@ -207,29 +222,6 @@ const allowedMethods = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
 const exposedHeaders =
   'WWW-Authenticate, Retry-After, RateLimit, RateLimit-Policy, RateLimit-Reset, Location, DPoP-Nonce';
 
-const base64url = (value: unknown) =>
-  btoa(JSON.stringify(value)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
-
-/** An unsigned JWT (`alg: none`): clients read its `exp` without verifying it, which is all a test needs. */
-function unsignedJwt(claims: Record<string, unknown>): string {
-  return `${base64url({ alg: 'none', typ: 'JWT' })}.${base64url(claims)}.`;
-}
-
-interface AccessGrant {
-  user: string;
-  scopes: readonly string[];
-  expiresAt: number;
-  /** With `dpop`: the thumbprint of the key the token is bound to (set by the first proof that presents it). */
-  jkt?: string;
-}
-
-interface RefreshGrant {
-  user: string;
-  family: number;
-  used: boolean;
-  jkt?: string;
-}
-
 interface PendingFailure extends FailOptions {
   remaining: number;
 }
@@ -249,66 +241,44 @@ export function mockAuthApi(options: MockAuthApiOptions): MockAuthApi {
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
   const tokenPath = options.tokenPath ?? '/oauth/token';
   const routes = Object.entries(options.routes ?? { '/me': {} });
-  const initialUsers = Object.entries(options.users ?? { user: { password: 'password' } });
-  const defaultUser = initialUsers[0]?.[0] ?? 'user';
-  const ttl = options.accessTokenTtlMs ?? 60_000;
-  const reuseDetection = options.reuseDetection ?? true;
   const now = options.now ?? Date.now;
   const realm = options.realm ?? 'api';
-  const dpop = options.dpop ? createProofChecker(options.dpop === true ? {} : options.dpop, now) : undefined;
-
-  const users = new Map<string, { password: string; scopes: string[] }>();
-  const accessTokens = new Map<string, AccessGrant>();
-  const refreshTokens = new Map<string, RefreshGrant>();
-  const revokedFamilies = new Set<number>();
+  const dpop = Boolean(options.dpop);
+  // The OAuth server itself (tokens, rotation, reuse, scopes, expiry, DPoP); this file is its HTTP face.
+  const model = createAuthModel({
+    ...(options.users ? { users: options.users } : {}),
+    ...(options.accessTokenTtlMs === undefined ? {} : { accessTokenTtlMs: options.accessTokenTtlMs }),
+    ...(options.reuseDetection === undefined ? {} : { reuseDetection: options.reuseDetection }),
+    now,
+    issuer: baseUrl,
+    ...(options.dpop ? { dpop: { ...(options.dpop === true ? {} : options.dpop), required: true } } : {}),
+  });
   const failures: PendingFailure[] = [];
-  const stats = {} as MockAuthApiStats;
-  let families = 0;
-  let serial = 0;
+  const stats: MockAuthApiStats = {
+    refreshes: 0,
+    logins: 0,
+    requests: {},
+    statuses: {},
+    preflights: 0,
+    get reuseDetected() {
+      return model.stats.reuseDetected;
+    },
+    get nonceDemands() {
+      return model.stats.nonceDemands;
+    },
+    get invalidProofs() {
+      return model.stats.invalidProofs + model.stats.keyMismatches;
+    },
+  };
 
   const resetStats = () => {
-    Object.assign(stats, {
-      refreshes: 0,
-      logins: 0,
-      requests: {},
-      statuses: {},
-      preflights: 0,
-      reuseDetected: 0,
-      nonceDemands: 0,
-      invalidProofs: 0,
-    });
+    Object.assign(stats, { refreshes: 0, logins: 0, requests: {}, statuses: {}, preflights: 0 });
+    model.resetStats();
   };
   const reset = () => {
     resetStats();
-    users.clear();
-    for (const [name, user] of initialUsers)
-      users.set(name, { password: user.password, scopes: [...(user.scopes ?? [])] });
-    accessTokens.clear();
-    refreshTokens.clear();
-    revokedFamilies.clear();
+    model.reset();
     failures.length = 0;
-    dpop?.reset();
-  };
-  reset();
-
-  const issue = (user: string, family = ++families, jkt?: string): TokenSet => {
-    serial += 1;
-    const scopes = [...(users.get(user)?.scopes ?? [])];
-    const issuedAt = now();
-    const expiresAt = issuedAt + ttl;
-    const accessToken = unsignedJwt({
-      iss: baseUrl,
-      sub: user,
-      scope: scopes.join(' '),
-      iat: Math.floor(issuedAt / 1000),
-      exp: Math.floor(expiresAt / 1000),
-      jti: `at-${serial}`,
-      ...(jkt ? { cnf: { jkt } } : {}),
-    });
-    const refreshToken = `rt-${family}-${serial}`;
-    accessTokens.set(accessToken, { user, scopes, expiresAt, ...(jkt ? { jkt } : {}) });
-    refreshTokens.set(refreshToken, { user, family, used: false, ...(jkt ? { jkt } : {}) });
-    return { accessToken, refreshToken, expiresAt };
   };
 
   const corsHeaders = (request: Request): Record<string, string> => ({
@@ -332,7 +302,7 @@ export function mockAuthApi(options: MockAuthApiOptions): MockAuthApi {
         ...corsHeaders(request),
         'Content-Type': problem ? 'application/problem+json' : 'application/json',
         // The nonce goes out on every answer, successes included, as RFC 9449 §8 allows.
-        ...(dpop ? { 'DPoP-Nonce': dpop.nonce } : {}),
+        ...(dpop ? { 'DPoP-Nonce': model.nonce } : {}),
         ...headers,
       },
     });
@@ -373,20 +343,21 @@ export function mockAuthApi(options: MockAuthApiOptions): MockAuthApi {
     }
   };
 
-  const tokenResponse = (request: Request, tokens: TokenSet, user: string) =>
-    json(
-      request,
-      200,
-      {
-        access_token: tokens.accessToken,
-        token_type: dpop ? 'DPoP' : 'Bearer',
-        // Whole seconds (RFC 6749), never 0: a sub-second token still says it lives.
-        expires_in: Math.max(1, Math.round(ttl / 1000)),
-        refresh_token: tokens.refreshToken,
-        scope: (users.get(user)?.scopes ?? []).join(' '),
-      },
-      { 'Cache-Control': 'no-store', Pragma: 'no-cache' },
-    );
+  const tokenResponse = (request: Request, issued: IssuedTokens | GrantRefusal) =>
+    'error' in issued
+      ? oauthError(request, issued.error, issued.description)
+      : json(
+          request,
+          200,
+          {
+            access_token: issued.accessToken,
+            token_type: issued.tokenType,
+            expires_in: issued.expiresIn,
+            refresh_token: issued.refreshToken,
+            scope: issued.scope,
+          },
+          { 'Cache-Control': 'no-store', Pragma: 'no-cache' },
+        );
 
   const tokenEndpoint = async (request: Request) => {
     const form = await readForm(request);
@@ -397,108 +368,56 @@ export function mockAuthApi(options: MockAuthApiOptions): MockAuthApi {
     const failure = takeFailure(tokenPath);
     if (failure) return fail(request, failure);
     if (!form || !grantType) return oauthError(request, 'invalid_request', 'grant_type is required');
-    let jkt: string | undefined;
-    if (dpop) {
-      const proof = await dpop.check(request.headers.get('dpop'), request.method, request.url);
-      if (isRefusal(proof)) {
-        if (proof.error === 'use_dpop_nonce') stats.nonceDemands += 1;
-        else stats.invalidProofs += 1;
-        return oauthError(request, proof.error, proof.description);
-      }
-      jkt = proof.jkt;
-    }
+    const key = await model.tokenRequestKey(request.headers.get('dpop'), request.method, request.url);
+    if ('error' in key) return oauthError(request, key.error, key.description);
     if (grantType === 'password') {
-      const username = field('username') ?? '';
-      const user = users.get(username);
-      if (!user || user.password !== field('password')) {
-        return oauthError(request, 'invalid_grant', 'wrong username or password');
-      }
-      return tokenResponse(request, issue(username, undefined, jkt), username);
+      return tokenResponse(request, model.signIn(field('username') ?? '', field('password') ?? '', key));
     }
     if (grantType !== 'refresh_token') {
       return oauthError(request, 'unsupported_grant_type', `grant_type ${grantType} is not supported`);
     }
-    const entry = refreshTokens.get(field('refresh_token') ?? '');
-    if (!entry || revokedFamilies.has(entry.family)) {
-      return oauthError(request, 'invalid_grant', 'refresh token is invalid or revoked');
-    }
-    if (entry.used) {
-      stats.reuseDetected += 1;
-      if (reuseDetection) {
-        revokedFamilies.add(entry.family);
-        return oauthError(request, 'invalid_grant', 'refresh token reused: the session is revoked');
-      }
-    }
-    // A refresh token from `login()` is bound to the first key that spends it; after that, only that key may.
-    if (dpop && entry.jkt !== undefined && entry.jkt !== jkt) {
-      return oauthError(request, 'invalid_grant', 'the refresh token is bound to another DPoP key');
-    }
-    entry.used = true;
-    return tokenResponse(request, issue(entry.user, entry.family, jkt), entry.user);
+    return tokenResponse(request, model.refresh(field('refresh_token') ?? '', key));
   };
-
-  const challenge = (error?: string, extra = '') =>
-    `${dpop ? 'DPoP' : 'Bearer'} realm="${realm}"${dpop ? ', algs="ES256"' : ''}${error ? `, error="${error}"` : ''}${extra}`;
 
   const resource = async (request: Request, pattern: string, route: MockRoute, params: MockRouteContext['params']) => {
     stats.requests[pattern] = (stats.requests[pattern] ?? 0) + 1;
     const failure = takeFailure(pattern);
     if (failure) return fail(request, failure);
-    const header = request.headers.get('authorization') ?? '';
-    const token = (dpop ? /^DPoP +(\S+)$/i : /^Bearer +(\S+)$/i).exec(header)?.[1];
-    if (token === undefined) {
-      // RFC 6750 §3.1: a request without credentials gets a bare challenge, with no error code.
+    const grant = await model.authenticate({
+      authorization: request.headers.get('authorization'),
+      proof: request.headers.get('dpop'),
+      method: request.method,
+      url: request.url,
+    });
+    if (!grant.ok) {
       return json(
         request,
         401,
-        { type: 'about:blank', title: 'Unauthorized', status: 401 },
         {
-          'WWW-Authenticate': challenge(),
+          type: 'about:blank',
+          title: 'Unauthorized',
+          status: 401,
+          ...(grant.description ? { detail: grant.description } : {}),
         },
-      );
-    }
-    if (dpop) {
-      const proof = await dpop.check(request.headers.get('dpop'), request.method, request.url, token);
-      const bound = accessTokens.get(token);
-      if (!isRefusal(proof) && bound && bound.jkt === undefined) bound.jkt = proof.jkt;
-      const refusal = isRefusal(proof)
-        ? proof
-        : bound && bound.jkt !== proof.jkt
-          ? { error: 'invalid_dpop_proof' as const, description: 'the token is bound to another key' }
-          : undefined;
-      if (refusal) {
-        if (refusal.error === 'use_dpop_nonce') stats.nonceDemands += 1;
-        else stats.invalidProofs += 1;
-        return json(
-          request,
-          401,
-          { type: 'about:blank', title: 'Unauthorized', status: 401, detail: refusal.description },
-          { 'WWW-Authenticate': challenge(refusal.error, `, error_description="${refusal.description}"`) },
-        );
-      }
-    }
-    const grant = accessTokens.get(token);
-    if (!grant || grant.expiresAt <= now()) {
-      const description = grant ? 'the access token expired' : 'the access token is invalid or revoked';
-      return json(
-        request,
-        401,
-        { type: 'about:blank', title: 'Unauthorized', status: 401, detail: description },
-        { 'WWW-Authenticate': challenge('invalid_token', `, error_description="${description}"`) },
+        { 'WWW-Authenticate': challenge(grant, realm) },
       );
     }
     const method = route.method?.toUpperCase();
     if (method && method !== request.method && !(method === 'GET' && request.method === 'HEAD')) {
       return json(request, 405, { type: 'about:blank', title: 'Method Not Allowed', status: 405 }, { Allow: method });
     }
-    const required = route.scopes ?? [];
-    if (required.some((scope) => !grant.scopes.includes(scope))) {
-      const scope = required.join(' ');
+    const denied = model.authorize(grant, route.scopes ?? []);
+    if (denied) {
       return json(
         request,
         403,
-        { type: 'about:blank', title: 'Forbidden', status: 403, detail: `This route requires the scope "${scope}".` },
-        { 'WWW-Authenticate': challenge('insufficient_scope', `, scope="${scope}"`) },
+        {
+          type: 'about:blank',
+          title: 'Forbidden',
+          status: 403,
+          detail: `This route requires the scope "${denied.scope}".`,
+        },
+        { 'WWW-Authenticate': challenge(denied, realm) },
       );
     }
     const body =
@@ -537,9 +456,9 @@ export function mockAuthApi(options: MockAuthApiOptions): MockAuthApi {
     return json(request, 404, { type: 'about:blank', title: 'Not Found', status: 404 });
   });
 
-  const login = (username = defaultUser) => {
-    if (!users.has(username)) throw new Error(`mockAuthApi: no user "${username}" (add it to the users option)`);
-    return issue(username);
+  const login = (username?: string): TokenSet => {
+    const { accessToken, refreshToken, expiresAt } = model.issue(username);
+    return { accessToken, refreshToken, expiresAt };
   };
 
   const refresh = async ({ tokens, signal, dpop: signer }: RefreshContext): Promise<TokenSet> => {
@@ -578,21 +497,11 @@ export function mockAuthApi(options: MockAuthApiOptions): MockAuthApi {
     }),
     rotateNonce() {
       if (!dpop) throw new Error('mockAuthApi: rotateNonce needs the dpop option');
-      return dpop.rotateNonce();
+      return model.rotateNonce();
     },
-    expireTokens() {
-      const at = now();
-      for (const grant of accessTokens.values()) grant.expiresAt = Math.min(grant.expiresAt, at);
-    },
-    revoke() {
-      accessTokens.clear();
-      for (const entry of refreshTokens.values()) revokedFamilies.add(entry.family);
-    },
-    grantScopes(scopes, username = defaultUser) {
-      const user = users.get(username);
-      if (!user) throw new Error(`mockAuthApi: no user "${username}"`);
-      user.scopes = [...new Set([...user.scopes, ...scopes])];
-    },
+    expireTokens: model.expireTokens,
+    revoke: model.revoke,
+    grantScopes: model.grantScopes,
     failNext(n, failure = {}) {
       if (!Number.isInteger(n) || n < 0)
         throw new RangeError(`mockAuthApi: failNext count must be an integer ≥ 0, got ${n}`);
