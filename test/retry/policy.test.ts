@@ -32,6 +32,15 @@ describe('decideRetry: what is retried', () => {
     expect(decideRetry(base({ failure: http(status) }))).toEqual({ retry: false, reason: String(status) });
   });
 
+  it.each([401, 403, 407])('never retries status %i, even listed in statusCodes', (status) => {
+    const listed = resolveRetryOptions({ random: () => 0.5, statusCodes: [status, 503] });
+    expect(decideRetry(base({ failure: http(status), options: listed }))).toEqual({
+      retry: false,
+      reason: String(status),
+    });
+    expect(isRetryableFailure(http(status), listed)).toBe(false);
+  });
+
   it('retries network errors, never aborts or unknown errors', () => {
     expect(decideRetry(base({ failure: { kind: 'network' } }))).toEqual({
       retry: true,
