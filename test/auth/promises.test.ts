@@ -301,28 +301,6 @@ describe('nothing the caller set is overridden or bypassed', () => {
     expect(keys[3]).toMatch(/^[0-9a-f-]{36}$/);
   });
 
-  it('a per-request fetch goes through the auth layer and never sees internal options', async () => {
-    const inits: (RequestInit | undefined)[] = [];
-    const seen: (string | null)[] = [];
-    const client = createApiFetch({
-      baseUrl: api.origin,
-      auth: {
-        session: createTokenSession({
-          tokens: { accessToken: 'stale', refreshToken: 'r' },
-          refresh: async () => ({ accessToken: 'good' }),
-        }),
-      },
-    });
-    const callFetch = async (request: Request, init?: RequestInit) => {
-      inits.push(init);
-      seen.push(request.headers.get('authorization'));
-      return fetch(request, init);
-    };
-    expect(await client.get('x', { fetch: callFetch }).json()).toEqual({ ok: true });
-    expect(seen).toEqual(['Bearer stale', 'Bearer good']);
-    for (const init of inits) expect(Object.keys(init ?? {}).filter((k) => /apifetch|^auth$/.test(k))).toEqual([]);
-  });
-
   it('throwHttpErrors: false resolves a final 401 and 403 (callbacks still fire); afterResponse hooks see them', async () => {
     const statuses: number[] = [];
     const onUnauthenticated = vi.fn();
