@@ -1,19 +1,15 @@
 import { runInNewContext } from 'node:vm';
-import { isHTTPError } from 'ky';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
-  type ApiFetchEvent,
   createApiFetch,
   createTokenSession,
-  isForbiddenError,
-  isUnauthenticatedError,
   type LockFunction,
   lockCoordination,
   type TokenSet,
   type TokenStore,
   type UnauthenticatedError,
 } from '../../src/index.js';
-import { json, startServer, type TestServer } from '../helpers/server.js';
+import { json, startServer } from '../helpers/server.js';
 
 /** An unsigned JWT with these claims (apifetch reads `exp` and `iat`; it never checks signatures). */
 const jwt = (claims: Record<string, unknown>) =>
@@ -127,93 +123,6 @@ describe('a rotating refresh token is spent once', () => {
   });
 });
 
-describe('a 401 or 403 is judged by the origin that answered', () => {
-  let ours: TestServer;
-  let theirs: TestServer;
-  beforeEach(async () => {
-    theirs = await startServer((req, res) =>
-      req.url === '/401'
-        ? json(res, 401, {}, { 'www-authenticate': 'Bearer error="invalid_token"' })
-        : json(res, 403, {}, { 'www-authenticate': 'Bearer error="insufficient_scope", scope="x"' }),
-    );
-    ours = await startServer((req, res) => {
-      res.writeHead(302, { location: `${theirs.origin}${req.url}` });
-      res.end();
-    });
-  });
-  afterEach(async () => {
-    await ours.close();
-    await theirs.close();
-  });
-
-  it.each([401, 403])(
-    'a %i from the origin a redirect led to is a plain HTTPError: no refresh, no callbacks',
-    async (status) => {
-      const refresh = vi.fn(async () => ({ accessToken: 'new' }));
-      const onUnauthenticated = vi.fn();
-      const onForbidden = vi.fn();
-      const events: ApiFetchEvent[] = [];
-      const client = createApiFetch({
-        baseUrl: ours.origin,
-        auth: { session: createTokenSession({ tokens: { accessToken: 'ok' }, refresh }) },
-        onUnauthenticated,
-        onForbidden,
-        onEvent: (e) => events.push(e),
-      });
-      const error = await client.get(String(status)).catch((e: unknown) => e);
-      expect(isHTTPError(error)).toBe(true);
-      expect((error as Error).name).toBe('HTTPError');
-      expect(isUnauthenticatedError(error) || isForbiddenError(error)).toBe(false);
-      expect(refresh).not.toHaveBeenCalled();
-      expect(onUnauthenticated).not.toHaveBeenCalled();
-      expect(onForbidden).not.toHaveBeenCalled();
-      expect(events.filter((e) => e.type === 'unauthenticated' || e.type === 'forbidden')).toEqual([]);
-      expect(theirs.seen[0]?.headers.authorization).toBeUndefined();
-      // Still signed in: the next request to our API carries the token.
-      expect(await client.auth.getTokens()).toEqual({ accessToken: 'ok' });
-    },
-  );
-});
-
-describe('step-up on the replay after a refresh', () => {
-  it('is step_up_required with acrValues and maxAge, and the fresh tokens are kept', async () => {
-    const api = await startServer((req, res) =>
-      req.headers.authorization === 'Bearer fresh'
-        ? json(
-            res,
-            401,
-            {},
-            {
-              'www-authenticate': 'Bearer error="insufficient_user_authentication", acr_values="mfa phr", max_age=300',
-            },
-          )
-        : json(res, 401, {}, { 'www-authenticate': 'Bearer error="invalid_token"' }),
-    );
-    try {
-      const onUnauthenticated = vi.fn();
-      const client = createApiFetch({
-        baseUrl: api.origin,
-        auth: {
-          session: createTokenSession({
-            tokens: { accessToken: 'old', refreshToken: 'r' },
-            refresh: async () => ({ accessToken: 'fresh' }),
-          }),
-        },
-        onUnauthenticated,
-      });
-      const error = (await client.get('admin').catch((e: unknown) => e)) as UnauthenticatedError;
-      expect(error).toMatchObject({ reason: 'step_up_required', acrValues: ['mfa', 'phr'], maxAge: 300 });
-      expect(await client.auth.getTokens()).toMatchObject({ accessToken: 'fresh' });
-      expect(onUnauthenticated).toHaveBeenCalledTimes(1);
-      // Not signed out: the next request is sent, with the fresh token.
-      await client.get('other').catch(() => {});
-      expect(api.seen.map((r) => r.headers.authorization)).toEqual(['Bearer old', 'Bearer fresh', 'Bearer fresh']);
-    } finally {
-      await api.close();
-    }
-  });
-});
-
 describe('the token is fresh at first use', () => {
   const minute = 60_000;
   const now = Date.UTC(2026, 10, 30, 12);
@@ -272,84 +181,6 @@ describe('the token is fresh at first use', () => {
       },
     };
   }
-});
-
-describe('nothing the caller set is overridden or bypassed', () => {
-  let api: TestServer;
-  beforeEach(async () => {
-    api = await startServer((req, res) =>
-      req.url === '/forbidden'
-        ? json(res, 403, { title: 'no' }, { 'www-authenticate': 'Bearer error="insufficient_scope", scope="a"' })
-        : req.headers.authorization === 'Bearer good'
-          ? json(res, 200, { ok: true })
-          : json(res, 401, {}, { 'www-authenticate': 'Bearer error="invalid_token"' }),
-    );
-  });
-  afterEach(() => api.close());
-
-  it("a caller's own Idempotency-Key (Request input, client headers, per call) is never replaced", async () => {
-    const client = createApiFetch({ baseUrl: api.origin, retry: { idempotencyKey: true } });
-    const withClientKey = client.extend({ headers: { 'idempotency-key': 'client-key' } });
-    await client.post('a', { headers: { 'idempotency-key': 'call-key' } }).catch(() => {});
-    await withClientKey.post('b').catch(() => {});
-    await client
-      .post(new Request(`${api.origin}/c`, { method: 'POST', headers: { 'idempotency-key': 'req-key' } }))
-      .catch(() => {});
-    await client.post('d').catch(() => {});
-    const keys = api.seen.map((r) => r.headers['idempotency-key']);
-    expect(keys.slice(0, 3)).toEqual(['call-key', 'client-key', 'req-key']);
-    expect(keys[3]).toMatch(/^[0-9a-f-]{36}$/);
-  });
-
-  it('throwHttpErrors: false resolves a final 401 and 403 (callbacks still fire); afterResponse hooks see them', async () => {
-    const statuses: number[] = [];
-    const onUnauthenticated = vi.fn();
-    const onForbidden = vi.fn();
-    const client = createApiFetch({
-      baseUrl: api.origin,
-      auth: {
-        session: createTokenSession({
-          tokens: { accessToken: 'stale', refreshToken: 'r' },
-          refresh: async () => ({ accessToken: 'still-bad' }),
-        }),
-      },
-      onUnauthenticated,
-      onForbidden,
-    });
-    const hooks = { afterResponse: [({ response }: { response: Response }) => void statuses.push(response.status)] };
-    const forbidden = await client.get('forbidden', { throwHttpErrors: false, hooks });
-    expect(forbidden.status).toBe(403);
-    expect(await forbidden.json()).toEqual({ title: 'no' });
-    expect(onForbidden).toHaveBeenCalledTimes(1);
-    expect(onForbidden.mock.calls[0]).toEqual([expect.objectContaining({ problem: { title: 'no' } })]);
-    // With errors thrown (the default), hooks still see the 403 and the typed error arrives.
-    const error = await client.get('forbidden', { hooks }).catch((e: unknown) => e);
-    expect(isForbiddenError(error)).toBe(true);
-    expect(statuses).toEqual([403, 403]);
-    const unauthorized = await client.get('x', { throwHttpErrors: false, hooks });
-    expect(unauthorized.status).toBe(401);
-    expect(onUnauthenticated).toHaveBeenCalledTimes(1);
-    // Refreshed once, replayed once, then the final 401 resolves and the hooks see it.
-    expect(api.seen.filter((r) => r.url === '/x').length).toBe(2);
-    expect(statuses).toEqual([403, 403, 401]);
-    // Signed out now: a request fails fast, and resolves with the local 401 stand-in.
-    const notSent = await client.get('x', { throwHttpErrors: false });
-    expect(notSent.status).toBe(401);
-    expect(api.seen.filter((r) => r.url === '/x').length).toBe(2);
-  });
-
-  it('extend({ retry: { throttle } }) takes effect in the child', async () => {
-    api.handle((_req, res) => json(res, 503, {}));
-    const parent = createApiFetch({ baseUrl: api.origin, retry: { limit: 2, random: () => 0, baseDelayMs: 0 } });
-    const child = parent.extend({ retry: { limit: 2, random: () => 0, baseDelayMs: 0, throttle: false } });
-    for (let i = 0; i < 10; i++) await child.get('c').catch(() => {});
-    // Unthrottled: every request used both retries.
-    expect(api.seen.length).toBe(30);
-    api.seen.length = 0;
-    for (let i = 0; i < 10; i++) await parent.get('p').catch(() => {});
-    // The parent's own bucket (10 tokens, retries only above half) withholds most retries.
-    expect(api.seen.length).toBeLessThan(20);
-  });
 });
 
 describe('a refresh failure is classified by its status, whatever its realm or shape', () => {

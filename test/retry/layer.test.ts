@@ -133,6 +133,22 @@ describe('retry through the client', () => {
     expect(sent[2]?.headers.get('idempotency-key')).toBeNull();
   });
 
+  it("a caller's own Idempotency-Key (Request input, client headers, per call) is never replaced", async () => {
+    const { fetch, sent } = scriptedFetch([]);
+    const { api } = client(fetch, { retry: { idempotencyKey: true } });
+    const withClientKey = api.extend({ headers: { 'idempotency-key': 'client-key' } });
+    await api.post('a', { headers: { 'idempotency-key': 'call-key' } }).text();
+    await withClientKey.post('b').text();
+    await api
+      .post(new Request('https://api.example.test/c', { method: 'POST', headers: { 'idempotency-key': 'req-key' } }))
+      .text();
+    await api.post('d').text();
+    const keys = sent.map((r) => r.headers.get('idempotency-key'));
+    expect(keys.slice(0, 3)).toEqual(['call-key', 'client-key', 'req-key']);
+    expect(keys[3]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(keys).toHaveLength(4);
+  });
+
   it('honours Retry-After: never sends before the server allows', async () => {
     const { fetch, sent } = scriptedFetch([status(429, { 'retry-after': '2' })]);
     const { api, events } = client(fetch);
