@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createApiFetch, InvalidOptionError } from '../src/index.js';
+import { createApiFetch } from '../src/index.js';
 
 const token = 'secret-token-abc';
 
@@ -12,27 +12,6 @@ function recorder(status: () => number = () => 200) {
   };
   return { sent, fetch };
 }
-
-describe('options', () => {
-  it.each([
-    [{ baseUrl: 42 }, 'baseUrl'],
-    [{ baseUrl: 'ftp://x.test' }, 'baseUrl'],
-    [{ timeout: -1 }, 'timeout'],
-    [{ fetch: 'nope' }, 'fetch'],
-    [{ auth: 'yes' }, 'auth'],
-    [{ auth: { getAccessToken: 'token' } }, 'auth.getAccessToken'],
-    [{ auth: { origins: 'https://a.test' } }, 'auth.origins'],
-    [{ auth: { origins: ['not a url'] } }, 'auth.origins[0]'],
-    [{ auth: { allowInsecureHttp: 'true' } }, 'auth.allowInsecureHttp'],
-    [{ onUnauthenticated: 1 }, 'onUnauthenticated'],
-    [{ onForbidden: {} }, 'onForbidden'],
-    [{ onEvent: [] }, 'onEvent'],
-  ])('rejects %j naming %s', (options, option) => {
-    const attempt = () => createApiFetch(options as never);
-    expect(attempt).toThrow(InvalidOptionError);
-    expect(attempt).toThrow(`\`${option}\``);
-  });
-});
 
 describe('extend', () => {
   it('inherits options and merges headers', async () => {

@@ -310,57 +310,6 @@ describe('stores', () => {
   });
 });
 
-describe('auth and session options', () => {
-  it('getAccessToken with a session is refused', () => {
-    const session = createTokenSession({ tokens: { accessToken: 't' } });
-    expect(() => createApiFetch({ auth: { getAccessToken: () => 't', session } })).toThrow(
-      expect.objectContaining({ name: 'InvalidOptionError', option: 'auth.getAccessToken' }),
-    );
-  });
-
-  it.each(['tokens', 'refresh', 'store', 'lock'])(
-    'auth.%s (the old shape) is refused with a hint to auth.session',
-    (name) => {
-      expect(() => createApiFetch({ auth: { [name]: {} } as never })).toThrow(
-        `\`auth.${name}\` must be \`auth.session\` (createTokenSession takes it)`,
-      );
-    },
-  );
-
-  it.each([[{ tokens: 'eyJhbGciOi.secret-token' }], [{ session: 'eyJhbGciOi.secret-token' }]])(
-    'a token passed where it does not belong never appears in the error (%j)',
-    (options) => {
-      const error = (() => {
-        try {
-          if ('tokens' in options) createTokenSession(options as never);
-          else createApiFetch({ auth: options as never });
-        } catch (e) {
-          return e as Error;
-        }
-      })();
-      expect(error).toBeInstanceOf(InvalidOptionError);
-      expect(error?.message).not.toContain('secret');
-    },
-  );
-
-  it.each([
-    ['refreshTimeoutMs', 0],
-    ['refreshWindowMs', 0],
-    ['maxRefreshes', 1.5],
-    ['refreshRetries', -1],
-    ['refreshLeewayMs', -1],
-    ['coordination', 'x'],
-    ['random', 1],
-    ['now', 1],
-    ['refresh', 'x'],
-    ['store', {}],
-  ])('createTokenSession({ %s: %j }) is refused by name', (name, value) => {
-    expect(() => createTokenSession({ [name]: value } as never)).toThrow(
-      expect.objectContaining({ name: 'InvalidOptionError', option: name }),
-    );
-  });
-});
-
 describe('clock skew', () => {
   it('a refreshed token that already looks expired (clock ahead of the issuer) is used, not refreshed again', async () => {
     let n = 0;
