@@ -12,6 +12,7 @@ import {
   type UnauthenticatedError,
 } from '../../src/index.js';
 import { isTransientRefreshError } from '../../src/session/failures.js';
+import { deferred } from '../helpers/deferred.js';
 
 const base = 'https://api.example.test';
 
@@ -58,13 +59,6 @@ function harness(auth: TokenSessionOptions, initialChallenge: string | undefined
 }
 
 const reasonOf = (e: unknown) => (isUnauthenticatedError(e) ? e.reason : e);
-const deferred = () => {
-  let release!: () => void;
-  const promise = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  return { promise, release };
-};
 
 describe('refresh failures: which are retried', () => {
   it.each([
