@@ -182,14 +182,14 @@ describe('circuit breaker', () => {
 
 describe('challenges', () => {
   it.each([
-    ['DPoP without a DPoP setup', 'unsupported_challenge', 'DPoP algs="ES256"'],
-    ['Basic and Negotiate', 'unsupported_challenge', 'Basic realm="x", Negotiate'],
-  ])('only %s: no refresh, %s', async (_name, reason, header) => {
+    ['DPoP without a DPoP setup', 'unsupported_challenge', 'DPoP algs="ES256"', ['dpop']],
+    ['Basic and Negotiate', 'unsupported_challenge', 'Basic realm="x", Negotiate', ['basic', 'negotiate']],
+  ])('only %s: no refresh, %s', async (_name, reason, header, schemes) => {
     const refresh = vi.fn(async () => ({ accessToken: 'new' }));
     const h = harness({ tokens: { accessToken: 'old' }, refresh }, header);
     const error = (await h.api.get('x').catch((e: unknown) => e)) as UnauthenticatedError;
     expect(error.reason).toBe(reason);
-    expect(error.challenges.length).toBeGreaterThan(0);
+    expect(error.challenges.map((c) => c.scheme)).toEqual(schemes);
     expect(refresh).not.toHaveBeenCalled();
     expect(h.sent).toHaveLength(1);
   });
