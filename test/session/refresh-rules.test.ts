@@ -1,4 +1,3 @@
-import { HTTPError, NetworkError, TimeoutError } from 'ky';
 import { describe, expect, it, vi } from 'vitest';
 import {
   type ApiFetchEvent,
@@ -11,7 +10,6 @@ import {
   type TokenSet,
   type UnauthenticatedError,
 } from '../../src/index.js';
-import { isTransientRefreshError } from '../../src/session/failures.js';
 import { deferred } from '../helpers/deferred.js';
 
 const base = 'https://api.example.test';
@@ -61,23 +59,6 @@ function harness(auth: TokenSessionOptions, initialChallenge: string | undefined
 const reasonOf = (e: unknown) => (isUnauthenticatedError(e) ? e.reason : e);
 
 describe('refresh failures: which are retried', () => {
-  it.each([
-    ['ky HTTPError 503', true, new HTTPError(new Response(null, { status: 503 }), new Request(base), {} as never)],
-    ['ky HTTPError 429', true, new HTTPError(new Response(null, { status: 429 }), new Request(base), {} as never)],
-    ['ky HTTPError 400', false, new HTTPError(new Response(null, { status: 400 }), new Request(base), {} as never)],
-    ['ky NetworkError', true, new NetworkError(new Request(base))],
-    ['ky TimeoutError', true, new TimeoutError(new Request(base))],
-    ['fetch network TypeError', true, new TypeError('fetch failed')],
-    ['{ status: 500 }', true, Object.assign(new Error('x'), { status: 500 })],
-    ['{ status: 408 }', true, Object.assign(new Error('x'), { status: 408 })],
-    ['{ status: 400 } invalid_grant', false, Object.assign(new Error('invalid_grant'), { status: 400 })],
-    ['{ status: 401 }', false, Object.assign(new Error('x'), { status: 401 })],
-    ['a plain Error', false, new Error('refresh token revoked')],
-    ['a string', false, 'nope'],
-  ])('%s → transient: %s', (_name, transient, error) => {
-    expect(isTransientRefreshError(error)).toBe(transient);
-  });
-
   it.each([
     [400, 'status 400'],
     [401, 'status 401'],

@@ -1,5 +1,4 @@
-import { runInNewContext } from 'node:vm';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   createApiFetch,
   createTokenSession,
@@ -10,10 +9,6 @@ import {
   type UnauthenticatedError,
 } from '../../src/index.js';
 import { json, startServer } from '../helpers/server.js';
-
-/** An unsigned JWT with these claims (apifetch reads `exp` and `iat`; it never checks signatures). */
-const jwt = (claims: Record<string, unknown>) =>
-  ['{"alg":"none"}', JSON.stringify(claims)].map((part) => Buffer.from(part).toString('base64url')).join('.') + '.';
 
 describe('a rotating refresh token is spent once', () => {
   /**
@@ -120,119 +115,6 @@ describe('a rotating refresh token is spent once', () => {
     } finally {
       await api.close();
     }
-  });
-});
-
-describe('the token is fresh at first use', () => {
-  const minute = 60_000;
-  const now = Date.UTC(2026, 10, 30, 12);
-  // 15 minutes of life, 1 s left.
-  const restored = jwt({ iat: (now - 15 * minute + 1000) / 1000, exp: (now + 1000) / 1000 });
-
-  async function firstSend(auth: Record<string, unknown>) {
-    const seen: (string | null)[] = [];
-    const refresh = vi.fn(async () => ({ accessToken: 'renewed', expiresAt: now + 15 * minute }));
-    const client = createApiFetch({
-      baseUrl: 'https://api.example.test',
-      now: () => now,
-      fetch: async (request) => {
-        seen.push(request.headers.get('authorization'));
-        return new Response('{}');
-      },
-      auth: { session: createTokenSession({ refresh, now: () => now, ...auth }) },
-    });
-    await client.get('me').json();
-    return { seen, refresh };
-  }
-
-  it.each([
-    ['from auth.tokens (JWT iat)', () => ({ tokens: { accessToken: restored } })],
-    ['from the store at start-up (JWT iat)', () => ({ store: memoryStoreOf({ accessToken: restored }) })],
-    [
-      'with issuedAt and expiresAt fields',
-      () => ({ tokens: { accessToken: 'opaque', issuedAt: now - 15 * minute + 1000, expiresAt: now + 1000 } }),
-    ],
-    [
-      'opaque with only expiresAt (the leeway applies)',
-      () => ({ tokens: { accessToken: 'opaque', expiresAt: now + 20_000 } }),
-    ],
-  ])('a token adopted %s within refreshLeewayMs of expiry is refreshed before its first send', async (_, auth) => {
-    const { seen, refresh } = await firstSend(auth());
-    expect(refresh).toHaveBeenCalledTimes(1);
-    expect(seen).toEqual(['Bearer renewed']);
-  });
-
-  it('a short-lived token is still used until half its life', async () => {
-    const young = jwt({ iat: (now - 5000) / 1000, exp: (now + 15_000) / 1000 });
-    const { seen, refresh } = await firstSend({ tokens: { accessToken: young } });
-    expect(refresh).not.toHaveBeenCalled();
-    expect(seen).toEqual([`Bearer ${young}`]);
-  });
-
-  function memoryStoreOf(tokens: TokenSet): TokenStore {
-    let value: TokenSet | undefined = tokens;
-    return {
-      get: () => value,
-      set: (next) => {
-        value = next;
-      },
-      clear: () => {
-        value = undefined;
-      },
-    };
-  }
-});
-
-describe('a refresh failure is classified by its status, whatever its realm or shape', () => {
-  it.each([
-    ['a plain { status: 503 } object', () => ({ status: 503 })],
-    ['an Error from a vm context', () => runInNewContext('Object.assign(new Error("down"), { status: 503 })')],
-    ['a ky-like { response: { status: 502 } }', () => ({ response: { status: 502 } })],
-  ])('%s is retried as transient, not a sign-out', async (_, failure) => {
-    let calls = 0;
-    const onUnauthenticated = vi.fn();
-    const client = createApiFetch({
-      baseUrl: 'https://api.example.test',
-      fetch: async (request) =>
-        request.headers.get('authorization') === 'Bearer new'
-          ? new Response('{}')
-          : new Response('{}', { status: 401, headers: { 'www-authenticate': 'Bearer error="invalid_token"' } }),
-      auth: {
-        session: createTokenSession({
-          tokens: { accessToken: 'old', refreshToken: 'r' },
-          refreshRetries: 1,
-          random: () => 0,
-          refresh: async () => {
-            calls += 1;
-            if (calls === 1) throw failure();
-            return { accessToken: 'new' };
-          },
-        }),
-      },
-      onUnauthenticated,
-    });
-    expect(await client.get('me').json()).toEqual({});
-    expect(calls).toBe(2);
-    expect(onUnauthenticated).not.toHaveBeenCalled();
-  });
-
-  it('a refused refresh from another realm (400) signs out at once, with what was thrown as the cause', async () => {
-    const thrown = runInNewContext('Object.assign(new Error("invalid_grant"), { status: 400 })') as object;
-    const client = createApiFetch({
-      baseUrl: 'https://api.example.test',
-      fetch: async () => new Response('{}', { status: 401, headers: { 'www-authenticate': 'Bearer' } }),
-      auth: {
-        session: createTokenSession({
-          tokens: { accessToken: 'old', refreshToken: 'r' },
-          refresh: async () => {
-            throw thrown;
-          },
-        }),
-      },
-    });
-    const error = (await client.get('me').catch((e: unknown) => e)) as UnauthenticatedError;
-    expect(error.reason).toBe('refresh_failed');
-    expect(error.cause).toBe(thrown);
   });
 });
 
