@@ -1,5 +1,6 @@
 import * as ky from 'ky';
 import { describe, expect, it } from 'vitest';
+import { createDpop } from '../src/dpop/index.js';
 import * as apifetch from '../src/index.js';
 import { createApiFetch, createTokenSession, InvalidOptionError } from '../src/index.js';
 
@@ -25,29 +26,152 @@ const refused = (run: () => unknown) => {
   throw new Error('not refused');
 };
 
-describe('unknown and misspelled options are refused at creation, by name', () => {
-  it.each([
-    [{ baseURL: 'https://x.test' }, 'baseURL', '`baseUrl`'],
-    [{ prefixUrl: 'https://x.test' }, 'prefixUrl', '`baseUrl`'],
-    [{ retry: { backoffLimit: 1000 } }, 'retry.backoffLimit', '`retry.maxDelayMs`'],
-    [{ retry: { delay: () => 10 } }, 'retry.delay', '`retry.baseDelayMs`'],
-    [{ retry: { jitter: true } }, 'retry.jitter', '`retry.random`'],
-    [{ retry: { throttle: { max: 3 } } }, 'retry.throttle.max', 'a known option'],
-    [{ onUnauthorized: () => {} }, 'onUnauthorized', 'a known option'],
-    [{ auth: { getToken: () => 't' } }, 'auth.getToken', 'a known option'],
-    [{ auth: { tokens: { accessToken: 't' } } }, 'auth.tokens', '`auth.session` (createTokenSession takes it)'],
-    [{ auth: { lock: () => {} } }, 'auth.lock', '`auth.session` (createTokenSession takes it)'],
-  ])('%j → `%s`', (options, option, hint) => {
-    const error = refused(() => createApiFetch(options as never));
+/** Where an option is given: each factory, `extend`, and one request's own options. */
+const takers = {
+  createApiFetch: (options: unknown) => createApiFetch(options as never),
+  extend: (options: unknown) => createApiFetch().extend(options as never),
+  request: (options: unknown) =>
+    createApiFetch({ fetch: async () => new Response('ok') }).get('https://api.example.test/', options as never),
+  createTokenSession: (options: unknown) => createTokenSession(options as never),
+  createDpop: (options: unknown) => createDpop(options as never),
+};
+const getAccessToken = () => 't';
+const session = createTokenSession({ tokens: { accessToken: 't' } });
+const moved = '`auth.session` (createTokenSession takes it)';
+
+describe('every option is validated at creation: a bad value throws InvalidOptionError naming it', () => {
+  it.each<[keyof typeof takers, unknown, string, string?]>([
+    // createApiFetch
+    ['createApiFetch', 5, 'options'],
+    ['createApiFetch', null, 'options'],
+    ['createApiFetch', { baseUrl: 42 }, 'baseUrl'],
+    ['createApiFetch', { baseUrl: 'ftp://x.test' }, 'baseUrl'],
+    [
+      'createApiFetch',
+      { baseUrl: 'http://api.example.test', auth: { getAccessToken } },
+      'baseUrl',
+      'https: or loopback',
+    ],
+    ['createApiFetch', { timeout: -1 }, 'timeout'],
+    ['createApiFetch', { timeout: 0 }, 'timeout'],
+    ['createApiFetch', { timeout: '5s' }, 'timeout'],
+    ['createApiFetch', { fetch: 'nope' }, 'fetch'],
+    ['createApiFetch', { onUnauthenticated: 1 }, 'onUnauthenticated'],
+    ['createApiFetch', { onForbidden: {} }, 'onForbidden'],
+    ['createApiFetch', { onEvent: [] }, 'onEvent'],
+    ['createApiFetch', { now: 1 }, 'now'],
+    ['createApiFetch', { baseURL: 'https://x.test' }, 'baseURL', '`baseUrl`'],
+    ['createApiFetch', { prefixUrl: 'https://x.test' }, 'prefixUrl', '`baseUrl`'],
+    ['createApiFetch', { onUnauthorized: () => {} }, 'onUnauthorized', 'a known option'],
+    // auth
+    ['createApiFetch', { auth: 'yes' }, 'auth'],
+    ['createApiFetch', { auth: { getAccessToken: 'token' } }, 'auth.getAccessToken'],
+    ['createApiFetch', { auth: { getAccessToken, session } }, 'auth.getAccessToken', 'left out when `auth.session`'],
+    ['createApiFetch', { auth: { session: {} } }, 'auth.session'],
+    ['createApiFetch', { auth: { session: 'eyJ.token' } }, 'auth.session'],
+    ['createApiFetch', { auth: { origins: 'https://a.test' } }, 'auth.origins'],
+    ['createApiFetch', { auth: { origins: ['not a url'] } }, 'auth.origins[0]'],
+    ['createApiFetch', { auth: { origins: ['https://a.test', 'ftp://b.test'] } }, 'auth.origins[1]'],
+    [
+      'createApiFetch',
+      { auth: { getAccessToken, origins: ['https://a.test', 'http://files.example.test'] } },
+      'auth.origins[1]',
+      '`auth.allowInsecureHttp` allows plain http',
+    ],
+    ['createApiFetch', { auth: { allowInsecureHttp: 'true' } }, 'auth.allowInsecureHttp'],
+    ['createApiFetch', { auth: { dpop: {} } }, 'auth.dpop'],
+    ['createApiFetch', { auth: { getToken: getAccessToken } }, 'auth.getToken', 'a known option'],
+    ['createApiFetch', { auth: { tokens: { accessToken: 't' } } }, 'auth.tokens', moved],
+    ['createApiFetch', { auth: { refresh: async () => ({ accessToken: 't' }) } }, 'auth.refresh', moved],
+    ['createApiFetch', { auth: { store: {} } }, 'auth.store', moved],
+    ['createApiFetch', { auth: { lock: () => {} } }, 'auth.lock', moved],
+    // retry
+    ['createApiFetch', { retry: 'twice' }, 'retry'],
+    ['createApiFetch', { retry: -1 }, 'retry.limit'],
+    ['createApiFetch', { retry: { limit: -1 } }, 'retry.limit'],
+    ['createApiFetch', { retry: { limit: 1.5 } }, 'retry.limit', 'an integer ≥ 0'],
+    ['createApiFetch', { retry: { baseDelayMs: Number.NaN } }, 'retry.baseDelayMs'],
+    ['createApiFetch', { retry: { baseDelayMs: -1 } }, 'retry.baseDelayMs'],
+    [
+      'createApiFetch',
+      { retry: { maxDelayMs: -1 } },
+      'retry.maxDelayMs',
+      '`retry.maxDelayMs` must be a number ≥ 0, got -1',
+    ],
+    ['createApiFetch', { retry: { maxRetryAfterMs: -1 } }, 'retry.maxRetryAfterMs'],
+    ['createApiFetch', { retry: { deadlineMs: 0 } }, 'retry.deadlineMs'],
+    ['createApiFetch', { retry: { onTimeout: 'yes' } }, 'retry.onTimeout'],
+    ['createApiFetch', { retry: { idempotencyKey: 1 } }, 'retry.idempotencyKey'],
+    ['createApiFetch', { retry: { statusCodes: [999] } }, 'retry.statusCodes'],
+    ['createApiFetch', { retry: { statusCodes: [503.5] } }, 'retry.statusCodes'],
+    ['createApiFetch', { retry: { statusCodes: '503' } }, 'retry.statusCodes'],
+    ['createApiFetch', { retry: { methods: 'GET' } }, 'retry.methods'],
+    ['createApiFetch', { retry: { methods: [1] } }, 'retry.methods'],
+    ['createApiFetch', { retry: { shouldRetry: true } }, 'retry.shouldRetry'],
+    ['createApiFetch', { retry: { random: 4 } }, 'retry.random'],
+    ['createApiFetch', { retry: { backoffLimit: 1000 } }, 'retry.backoffLimit', '`retry.maxDelayMs`'],
+    ['createApiFetch', { retry: { delay: () => 10 } }, 'retry.delay', '`retry.baseDelayMs`'],
+    ['createApiFetch', { retry: { jitter: true } }, 'retry.jitter', '`retry.random`'],
+    ['createApiFetch', { retry: { retryOnTimeout: true } }, 'retry.retryOnTimeout', '`retry.onTimeout`'],
+    ['createApiFetch', { retry: { afterStatusCodes: [429] } }, 'retry.afterStatusCodes', '`retry.statusCodes`'],
+    ['createApiFetch', { retry: { maxRetryAfter: 1000 } }, 'retry.maxRetryAfter', '`retry.maxRetryAfterMs`'],
+    // retry.throttle
+    ['createApiFetch', { retry: { throttle: 3 } }, 'retry.throttle'],
+    ['createApiFetch', { retry: { throttle: { maxTokens: 0 } } }, 'retry.throttle.maxTokens'],
+    ['createApiFetch', { retry: { throttle: { tokenRatio: -1 } } }, 'retry.throttle.tokenRatio'],
+    ['createApiFetch', { retry: { throttle: { max: 3 } } }, 'retry.throttle.max', 'a known option'],
+    // extend and one request take the same options, checked the same way
+    ['extend', { baseURL: 'https://x.test' }, 'baseURL', '`baseUrl`'],
+    ['extend', { retry: { limit: -1 } }, 'retry.limit'],
+    ['request', { retry: { limit: 2.5 } }, 'retry.limit'],
+    ['request', { retry: { throttle: { tokenRatio: Number.NaN } } }, 'retry.throttle.tokenRatio'],
+    // createTokenSession
+    ['createTokenSession', 5, 'createTokenSession(options)'],
+    ['createTokenSession', { tokens: 'eyJ.token' }, 'tokens'],
+    ['createTokenSession', { tokens: { accessToken: '' } }, 'tokens', '`accessToken`'],
+    ['createTokenSession', { tokens: { accessToken: 'a', expiresAt: 'soon' } }, 'tokens', '`expiresAt`'],
+    ['createTokenSession', { refresh: 'x' }, 'refresh'],
+    ['createTokenSession', { store: {} }, 'store'],
+    ['createTokenSession', { store: null }, 'store'],
+    ['createTokenSession', { coordination: 'x' }, 'coordination'],
+    ['createTokenSession', { coordination: { lock: async () => {} } }, 'coordination'],
+    ['createTokenSession', { refreshLeewayMs: -1 }, 'refreshLeewayMs'],
+    ['createTokenSession', { refreshTimeoutMs: 0 }, 'refreshTimeoutMs'],
+    ['createTokenSession', { refreshRetries: -1 }, 'refreshRetries'],
+    ['createTokenSession', { refreshRetries: 1.5 }, 'refreshRetries', 'an integer ≥ 0'],
+    ['createTokenSession', { maxRefreshes: 0 }, 'maxRefreshes'],
+    ['createTokenSession', { maxRefreshes: 1.5 }, 'maxRefreshes', 'an integer ≥ 1'],
+    ['createTokenSession', { refreshWindowMs: 0 }, 'refreshWindowMs'],
+    ['createTokenSession', { random: 1 }, 'random'],
+    ['createTokenSession', { now: 1 }, 'now'],
+    ['createTokenSession', { refreshLeeway: 1 }, 'refreshLeeway', 'a known option'],
+    // createDpop
+    ['createDpop', 5, 'createDpop(options)'],
+    ['createDpop', { key: 'k' }, 'key'],
+    ['createDpop', { key: { privateKey: {} } }, 'key'],
+    ['createDpop', { store: {} }, 'store'],
+    [
+      'createDpop',
+      { key: { privateKey: {}, publicKey: {} }, store: { getOrCreate: async () => ({}) } },
+      'store',
+      'left out when `key` is set',
+    ],
+    ['createDpop', { keys: 1 }, 'keys', 'a known option'],
+  ])('%s(%j) → `%s`', (taker, options, option, says = `\`${option}\``) => {
+    const error = refused(() => takers[taker](options));
     expect(error).toBeInstanceOf(InvalidOptionError);
     expect(error.option).toBe(option);
-    expect(error.message).toContain(hint);
+    expect(error.message).toContain(says);
   });
 
-  it('extend refuses them too, and createTokenSession its own', () => {
-    const api = createApiFetch();
-    expect(refused(() => api.extend({ baseURL: 'x' } as never)).option).toBe('baseURL');
-    expect(refused(() => createTokenSession({ refreshLeeway: 1 } as never)).option).toBe('refreshLeeway');
+  it.each([
+    ['createTokenSession', { tokens: 'eyJhbGciOi.secret-token' }],
+    ['createApiFetch', { auth: { session: 'eyJhbGciOi.secret-token' } }],
+    ['createApiFetch', { auth: { getAccessToken: 'eyJhbGciOi.secret-token' } }],
+  ] as const)('%s: a token passed where it does not belong never appears in the error (%j)', (taker, options) => {
+    const error = refused(() => takers[taker](options));
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect(error.message).not.toContain('secret');
   });
 
   it('a key set to undefined is not an option', () => {

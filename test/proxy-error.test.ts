@@ -1,19 +1,10 @@
 import { errors as undiciErrors } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { ProxyAuthenticationError } from '../src/errors.js';
-import { type ApiFetchEvent, createApiFetch, isProxyAuthenticationError } from '../src/index.js';
 import { proxyAuthenticationFromError, proxyAuthenticationFromResponse } from '../src/proxy-error.js';
+import { plain407, tunnel407 } from './helpers/undici-407.js';
 
 const request = new Request('https://api.example.test/orders?id=1');
-/** What Node's fetch throws when undici's ProxyAgent gets a 407, built from undici's own error classes. */
-const tunnel407 = () =>
-  new TypeError('fetch failed', {
-    cause: new undiciErrors.RequestAbortedError('Proxy response (407) !== 200 when HTTP Tunneling'),
-  });
-const plain407 = () =>
-  new TypeError('fetch failed', {
-    cause: new undiciErrors.InvalidArgumentError('Proxy Authentication Required (407)'),
-  });
 
 describe('proxyAuthenticationFromError', () => {
   it.each([
@@ -120,28 +111,5 @@ describe('proxyAuthenticationFromResponse', () => {
   it('no Proxy-Authenticate: no challenges', () => {
     const error = proxyAuthenticationFromResponse(new Response(null, { status: 407 }), request);
     expect(error.challenges).toEqual([]);
-  });
-});
-
-describe('createApiFetch and a thrown undici 407', () => {
-  it.each([
-    ['tunnel', tunnel407],
-    ['plain', plain407],
-  ])('%s: a typed error, sent once despite retries, reported as an error event', async (_, make) => {
-    let sent = 0;
-    const events: ApiFetchEvent[] = [];
-    const api = createApiFetch({
-      baseUrl: 'https://api.example.test',
-      retry: { limit: 3 },
-      onEvent: (e) => events.push(e),
-      fetch: async () => {
-        sent += 1;
-        throw make();
-      },
-    });
-    const error = await api.get('x').catch((e: unknown) => e);
-    expect(isProxyAuthenticationError(error)).toBe(true);
-    expect(sent).toBe(1);
-    expect(events.filter((e) => e.type === 'request')).toHaveLength(1);
   });
 });

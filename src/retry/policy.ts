@@ -30,11 +30,14 @@ export type RetryDecision =
   | { retry: true; delayMs: number; reason: string; retryAfterMs?: number }
   | { retry: false; reason: string; retryAfterMs?: number; throttled?: true; tooLong?: true };
 
+const neverRetried: ReadonlySet<number> = new Set([401, 403, 407]);
+
 /** Whether a failure counts against the retry throttle (and could be retried at all). */
 export function isRetryableFailure(failure: Failure, options: ResolvedRetryOptions): boolean {
   switch (failure.kind) {
     case 'http':
-      return options.statusCodes.has(failure.status);
+      // 401, 403 and 407 are the auth layer's and the proxy's answers: never retried, even when listed in `statusCodes`.
+      return !neverRetried.has(failure.status) && options.statusCodes.has(failure.status);
     case 'network':
       return true;
     case 'timeout':

@@ -1,6 +1,7 @@
 import { isTimeoutError } from 'ky';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import { createApiFetch, createTokenSession, lockCoordination, type UnauthenticatedError } from '../../src/index.js';
+import { deferred } from '../helpers/deferred.js';
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -169,6 +170,7 @@ it('a refresh that ignores its signal and hangs releases the lock at refreshTime
 });
 
 it('a refreshTimeoutMs beyond what a timer holds (Infinity) means no practical bound, not an instant timeout', async () => {
+  const done = deferred<{ accessToken: string }>();
   const api = createApiFetch({
     baseUrl: 'https://api.example.test',
     timeout: Number.POSITIVE_INFINITY,
@@ -178,12 +180,19 @@ it('a refreshTimeoutMs beyond what a timer holds (Infinity) means no practical b
       session: createTokenSession({
         tokens: { accessToken: 'old' },
         refreshTimeoutMs: Number.POSITIVE_INFINITY,
-        refresh: () => new Promise((resolve) => setTimeout(() => resolve({ accessToken: 'new' }), 20)),
+        refresh: () => done.promise,
       }),
     },
   });
+  let settled = false;
   const result = api.get('x').text();
-  await vi.advanceTimersByTimeAsync(20);
+  void result.finally(() => {
+    settled = true;
+  });
+  // A day passes while the refresh runs: no timeout has fired.
+  await vi.advanceTimersByTimeAsync(24 * 60 * 60 * 1000);
+  expect(settled).toBe(false);
+  done.release({ accessToken: 'new' });
   expect(await result).toBe('ok');
 });
 

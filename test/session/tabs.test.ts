@@ -13,6 +13,7 @@ import {
 } from '../../src/index.js';
 import { sessionKey } from '../../src/options.js';
 import { createCoordinator, missingTabApis } from '../../src/session/tabs.js';
+import { deferred } from '../helpers/deferred.js';
 
 /** Tabs of one origin, faked: one mutex, one channel, one shared record. */
 function fakeBrowser() {
@@ -66,20 +67,25 @@ describe('cross-tab refresh (fake locks, channel and shared state)', () => {
   it('five tabs with the same expired token: one refresh, the others reuse its tokens', async () => {
     const browser = fakeBrowser();
     let refreshes = 0;
+    // The refresh is held until the test lets it finish, so the other tabs meet its lock while it runs.
+    const gate = deferred();
     const refresh = vi.fn(async ({ tokens }: { tokens: TokenSet | undefined }) => {
       refreshes += 1;
-      await new Promise((r) => setTimeout(r, 0));
+      await gate.promise;
       return { accessToken: `at-${refreshes}`, refreshToken: `rt-${refreshes}-from-${tokens?.refreshToken}` };
     });
     const tabs = Array.from({ length: 5 }, () =>
       tab(browser.coordinator(), refresh, { accessToken: 'old', refreshToken: 'rt-0' }),
     );
-    const grants = await Promise.all(
+    const recovering = Promise.all(
       tabs.map(async ({ session }) => {
         const carried = (await session.acquire(undefined)) as TokenGrant;
         return session.recover(carried, [], undefined);
       }),
     );
+    await vi.waitFor(() => expect(refresh).toHaveBeenCalledTimes(1));
+    gate.release();
+    const grants = await recovering;
     expect(refreshes).toBe(1);
     expect(grants.map((g) => (isFailure(g) ? g.failure : g.token))).toEqual(Array(5).fill('at-1'));
     expect(tabs.filter((t) => t.events.includes('refresh:success'))).toHaveLength(1);
@@ -89,19 +95,23 @@ describe('cross-tab refresh (fake locks, channel and shared state)', () => {
 
   it('five tabs with a refused refresh token: it is spent once, and every tab ends signed out', async () => {
     const browser = fakeBrowser();
+    const gate = deferred();
     const refresh = vi.fn(async () => {
-      await new Promise((r) => setTimeout(r, 0));
+      await gate.promise;
       throw Object.assign(new Error('invalid_grant'), { status: 400 });
     });
     const tabs = Array.from({ length: 5 }, () =>
       tab(browser.coordinator(), refresh, { accessToken: 'old', refreshToken: 'rt-refused' }),
     );
-    const results = await Promise.all(
+    const recovering = Promise.all(
       tabs.map(async ({ session }) => {
         const carried = (await session.acquire(undefined)) as TokenGrant;
         return session.recover(carried, [], undefined);
       }),
     );
+    await vi.waitFor(() => expect(refresh).toHaveBeenCalledTimes(1));
+    gate.release();
+    const results = await recovering;
     expect(refresh).toHaveBeenCalledTimes(1);
     expect(results.map((r) => (isFailure(r) ? r.failure : 'token'))).toEqual([
       'refresh_failed',

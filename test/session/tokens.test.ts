@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { lifeOf, memoryTokenStore, storageTokenStore, tokenSetProblem } from '../../src/session/tokens.js';
-
-const jwt = (claims: Record<string, unknown>) =>
-  `${['{"alg":"none"}', JSON.stringify(claims)].map((p) => Buffer.from(p).toString('base64url')).join('.')}.`;
+import { jwt } from '../helpers/jwt.js';
 
 describe('tokenSetProblem names the wrong field', () => {
   it.each([

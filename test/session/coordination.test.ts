@@ -7,6 +7,8 @@ import {
   CoordinationUnavailableError,
   createTokenSession,
   isCoordinationUnavailableError,
+  type LockFunction,
+  lockCoordination,
   type TokenSet,
 } from '../../src/index.js';
 import { sessionKey } from '../../src/options.js';
@@ -162,5 +164,25 @@ describe('a coordination that cannot be reached, a fenced write, a new holder', 
       backend: 'redis',
       name: 'CoordinationUnavailableError',
     });
+  });
+});
+
+describe('lockCoordination', () => {
+  it("runs fn under the app's lock, named apifetch:refresh unless named otherwise; it sends and hears nothing", async () => {
+    const names: string[] = [];
+    const lock: LockFunction = async (name, fn) => {
+      names.push(name);
+      return fn();
+    };
+    const signal = new AbortController().signal;
+    expect(await lockCoordination(lock).lock(async () => 1, signal)).toBe(1);
+    expect(await lockCoordination(lock, 'tenant-7:refresh').lock(async () => 2, signal)).toBe(2);
+    expect(names).toEqual(['apifetch:refresh', 'tenant-7:refresh']);
+    const coordination = lockCoordination(lock);
+    expect(coordination.state).toBeUndefined();
+    const heard = vi.fn();
+    coordination.listen(heard);
+    coordination.post({ type: 'signed-out' });
+    expect(heard).not.toHaveBeenCalled();
   });
 });
