@@ -45,7 +45,10 @@ export function recordOutcome(deps: RetryDeps, url: string, outcome: Response | 
   // Duck-typed: a custom fetch may answer with another realm's Response.
   if ('status' in outcome && typeof outcome.status === 'number') {
     if (outcome.ok) throttle.onSuccess();
-    else if (deps.options.statusCodes.has(outcome.status)) throttle.onFailure();
+    else if (isRetryableFailure({ kind: 'http', status: outcome.status, headers: outcome.headers }, deps.options)) {
+      // 401, 403 and 407 are never retried, even when listed in `statusCodes`: they cost no token either.
+      throttle.onFailure();
+    }
     return;
   }
   const failure: Failure = (outcome as Error).name === 'AbortError' ? { kind: 'abort' } : { kind: 'network' };

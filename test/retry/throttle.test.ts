@@ -147,4 +147,25 @@ describe('createThrottleRegistry', () => {
     for (let i = 1000; i < 2000; i++) registry(`https://o${i}.test`);
     expect(registry('https://o0.test')).not.toBe(first);
   });
+
+  it('a 401, 403 or 407 costs no token, even when listed in statusCodes (none of them is ever retried)', async () => {
+    const statuses = [401, 403, 407, 401, 403, 407, 503, 200];
+    let sends = 0;
+    const api = createApiFetch({
+      baseUrl: 'https://api.example.test',
+      retry: {
+        limit: 1,
+        baseDelayMs: 0,
+        random: () => 0,
+        statusCodes: [401, 403, 407, 503],
+        throttle: { maxTokens: 4 },
+      },
+      fetch: async () => new Response(null, { status: statuses[sends++] ?? 200 }),
+    });
+    for (let i = 0; i < 6; i++) await api.get('x').catch(() => undefined);
+    expect(sends).toBe(6);
+    // Had the six cost a token each, the bucket would be empty and the 503 not retried.
+    await expect(api.get('x')).resolves.toBeInstanceOf(Response);
+    expect(sends).toBe(8);
+  });
 });
