@@ -9,7 +9,6 @@ import ky, {
 import { authFetch, typedErrorOf } from './auth/layer.js';
 import { createOriginPolicy } from './auth/origins.js';
 import { type AuthSession, createAccessTokenSession } from './auth/session.js';
-import { createBaseResolver } from './base-url.js';
 import { createEmitter } from './events.js';
 import {
   type ApiFetchOptions,
@@ -40,9 +39,6 @@ export type RequestOptions = Omit<KyOptions, 'retry' | 'fetch'> &
   };
 
 type Input = string | URL | Request;
-
-/** ky's `timeout` when none is given (ky's documented default). */
-const kyDefaultTimeout = 10_000;
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete' | 'head';
 
 /** A client: callable like ky, with method shortcuts and `extend`. */
@@ -113,16 +109,14 @@ function build(options: ApiFetchOptions, inherited: Shared | undefined): ApiFetc
   const clientHasKey = new Headers(resolved.ky.headers as HeadersInit | undefined).has('idempotency-key');
 
   // ky resolves a relative input against `baseUrl` with a new Request per call (so that a relative base follows the
-  // page); an absolute base is applied here instead, mostly by joining strings (base-url.ts), and ky is not given it.
-  // Inputs with a `:` (absolute URLs, and anything ky must vet) are left to ky, with the base for that call.
+  // page); an absolute base can be applied once per call here, at a third of the cost. Inputs with a `:` (absolute
+  // URLs, and anything ky must vet) are left to ky.
   const absoluteBase = resolved.baseUrl !== undefined && /^https?:\/\//i.test(resolved.baseUrl) ? resolved.baseUrl : '';
-  const resolveBase = absoluteBase ? createBaseResolver(absoluteBase) : undefined;
   const userHooks: Hooks = resolved.ky.hooks ?? {};
   const kyInstance: KyInstance = ky.create({
     ...resolved.ky,
-    ...(resolved.baseUrl === undefined || resolveBase ? {} : { baseUrl: resolved.baseUrl }),
-    // Every option ky is given costs its per-call merge a little: ky's own default timeout is left to ky.
-    ...(resolved.timeout === kyDefaultTimeout ? {} : { timeout: resolved.timeout }),
+    ...(resolved.baseUrl === undefined ? {} : { baseUrl: resolved.baseUrl }),
+    timeout: resolved.timeout,
     fetch: (input, init) => {
       const { state, init: rest } = takeCallState(init);
       const request = input instanceof Request ? input : new Request(input, rest);
@@ -145,11 +139,8 @@ function build(options: ApiFetchOptions, inherited: Shared | undefined): ApiFetc
       ...retryPlan(callDeps, input, verb, kyOptions.headers, clientHasKey),
       [callStateKey]: state,
     } as KyOptions;
-    let target = input;
-    if (resolveBase && typeof input === 'string') {
-      if (input.includes(':')) perCall.baseUrl = absoluteBase;
-      else target = resolveBase(input);
-    }
+    const target =
+      absoluteBase && typeof input === 'string' && !input.includes(':') ? new URL(input, absoluteBase) : input;
     return kyInstance<T>(target, perCall);
   };
 

@@ -469,12 +469,14 @@ const hints: Record<string, string> = {
 };
 /** Options of the token session given where they were before it was an import of its own. */
 const sessionHint = '`auth.session` (createTokenSession takes it)';
-const movedToSession = ['tokens', 'refresh', 'store', 'lock', 'refreshLeewayMs', 'refreshTimeoutMs', 'maxRefreshes'];
+const movedToSession = 'tokens refresh store lock refreshLeewayMs refreshTimeoutMs maxRefreshes'.split(' ');
 
 /** Throws `InvalidOptionError` for the first key of `value` not in `known`, with a hint for the usual mistakes. */
-function onlyKnown(value: object, known: readonly string[], prefix: string) {
+/** Refuse any key of `value` not among `known` (option names, space-separated), with a hint where one helps. */
+function onlyKnown(value: object, known: string, prefix: string) {
+  const names = known.split(' ');
   for (const [key, given] of Object.entries(value)) {
-    if (known.includes(key) || given === undefined) continue;
+    if (names.includes(key) || given === undefined) continue;
     const option = prefix + key;
     const hint = hints[option];
     const expected = hint
@@ -487,47 +489,9 @@ function onlyKnown(value: object, known: readonly string[], prefix: string) {
 }
 
 /** ky's options apifetch passes on unchanged (client-level and per request). */
-const kyOptionNames = [
-  'hooks',
-  'headers',
-  'credentials',
-  'searchParams',
-  'throwHttpErrors',
-  'parseJson',
-  'stringifyJson',
-  'prefix',
-  'context',
-  'totalTimeout',
-  'onDownloadProgress',
-  'onUploadProgress',
-  'method',
-  'json',
-  'body',
-  'signal',
-  'mode',
-  'cache',
-  'redirect',
-  'referrer',
-  'referrerPolicy',
-  'integrity',
-  'keepalive',
-  'priority',
-  'window',
-  'duplex',
-  'dispatcher',
-];
-const clientOptionNames = [
-  ...kyOptionNames,
-  'baseUrl',
-  'timeout',
-  'fetch',
-  'auth',
-  'onUnauthenticated',
-  'onForbidden',
-  'onEvent',
-  'retry',
-  'now',
-];
+const kyOptionNames =
+  'hooks headers credentials searchParams throwHttpErrors parseJson stringifyJson prefix context totalTimeout onDownloadProgress onUploadProgress method json body signal mode cache redirect referrer referrerPolicy integrity keepalive priority window duplex dispatcher';
+const clientOptionNames = `${kyOptionNames} baseUrl timeout fetch auth onUnauthenticated onForbidden onEvent retry now`;
 
 /** Validate the client's options and fill defaults. Throws `InvalidOptionError` naming the first bad option. */
 export function resolveOptions(options: ApiFetchOptions): ResolvedOptions {
@@ -553,7 +517,7 @@ export function resolveOptions(options: ApiFetchOptions): ResolvedOptions {
   const auth = options.auth ?? {};
   if (auth !== false && !isObject(auth)) throw new InvalidOptionError('auth', 'an object or false', auth);
   const a: AuthOptions = auth === false ? {} : auth;
-  onlyKnown(a, ['getAccessToken', 'session', 'origins', 'allowInsecureHttp', 'dpop'], 'auth.');
+  onlyKnown(a, 'getAccessToken session origins allowInsecureHttp dpop', 'auth.');
   if (a.dpop !== undefined && typeof a.dpop?.send !== 'function') {
     throw new InvalidOptionError('auth.dpop', 'createDpop()', a.dpop);
   }
@@ -622,20 +586,8 @@ export function resolveOptions(options: ApiFetchOptions): ResolvedOptions {
 export const isTokenSession = (value: unknown): value is TokenSession =>
   typeof value === 'object' && value !== null && sessionKey in value;
 
-const retryOptionNames = [
-  'limit',
-  'baseDelayMs',
-  'maxDelayMs',
-  'maxRetryAfterMs',
-  'deadlineMs',
-  'onTimeout',
-  'idempotencyKey',
-  'statusCodes',
-  'methods',
-  'throttle',
-  'shouldRetry',
-  'random',
-];
+const retryOptionNames =
+  'limit baseDelayMs maxDelayMs maxRetryAfterMs deadlineMs onTimeout idempotencyKey statusCodes methods throttle shouldRetry random';
 
 /** `retry` as an object: a number sets `limit`, `false` turns retries off. */
 const retryObject = (value: RetryOptions | number | false | undefined): RetryOptions =>
@@ -654,7 +606,7 @@ export function resolveRetryOptions(input: RetryOptions | number | false | undef
   if (throttle !== false && !isObject(throttle)) {
     throw new InvalidOptionError('retry.throttle', 'an object or false', throttle);
   }
-  if (throttle !== false) onlyKnown(throttle, ['maxTokens', 'tokenRatio'], 'retry.throttle.');
+  if (throttle !== false) onlyKnown(throttle, 'maxTokens tokenRatio', 'retry.throttle.');
   const statusCodes = options.statusCodes ?? d.statusCodes;
   const methods = options.methods ?? d.methods;
   if (!Array.isArray(statusCodes) || statusCodes.some((s) => !Number.isInteger(s) || s < 100 || s > 599)) {
@@ -699,19 +651,8 @@ export function mergeRetryOptions(
   return resolveRetryOptions({ ...retryObject(base), ...retryObject(override) });
 }
 
-const sessionOptionNames = [
-  'refresh',
-  'tokens',
-  'store',
-  'coordination',
-  'refreshLeewayMs',
-  'refreshTimeoutMs',
-  'refreshRetries',
-  'maxRefreshes',
-  'refreshWindowMs',
-  'random',
-  'now',
-];
+const sessionOptionNames =
+  'refresh tokens store coordination refreshLeewayMs refreshTimeoutMs refreshRetries maxRefreshes refreshWindowMs random now';
 
 /** Validate `createTokenSession`'s options and fill defaults. */
 export function resolveSessionOptions(options: TokenSessionOptions): ResolvedSessionOptions {
@@ -756,7 +697,7 @@ export function resolveSessionOptions(options: TokenSessionOptions): ResolvedSes
 /** Validate `createDpop`'s options. */
 export function resolveDpopOptions(options: DpopOptions): DpopOptions {
   if (!isObject(options)) throw new InvalidOptionError('createDpop(options)', 'an object', options);
-  onlyKnown(options, ['key', 'store'], '');
+  onlyKnown(options, 'key store', '');
   const { key, store } = options;
   if (key !== undefined && (!isObject(key) || !key.privateKey || !key.publicKey)) {
     throw new InvalidOptionError('key', 'a CryptoKeyPair (privateKey and publicKey)', key);

@@ -6,7 +6,7 @@ import { requestInfo } from '../events.js';
 import { defaultMethodSet, type ResolvedRetryOptions } from '../options.js';
 import { redactUrl } from '../redact.js';
 import { backoffDelay } from './backoff.js';
-import { decideRetry, type Failure, isRetryableFailure } from './policy.js';
+import { decideRetry, type Failure, isRetryableFailure, neverRetried } from './policy.js';
 import type { RetryThrottle } from './throttle.js';
 
 /** What the retry layer needs from its client. */
@@ -43,16 +43,14 @@ export function recordOutcome(deps: RetryDeps, url: string, outcome: Response | 
   if (!deps.throttleFor) return;
   const throttle = deps.throttleFor(originOf(url));
   // Duck-typed: a custom fetch may answer with another realm's Response.
-  if ('status' in outcome && typeof outcome.status === 'number') {
-    if (outcome.ok) throttle.onSuccess();
-    else if (isRetryableFailure({ kind: 'http', status: outcome.status, headers: outcome.headers }, deps.options)) {
-      // 401, 403 and 407 are never retried, even when listed in `statusCodes`: they cost no token either.
-      throttle.onFailure();
-    }
-    return;
-  }
-  const failure: Failure = (outcome as Error).name === 'AbortError' ? { kind: 'abort' } : { kind: 'network' };
-  if (isRetryableFailure(failure, deps.options)) throttle.onFailure();
+  const { status, ok, headers, name } = outcome as Partial<Response & Error>;
+  const failure: Failure =
+    typeof status === 'number' && headers
+      ? { kind: 'http', status, headers }
+      : { kind: name === 'AbortError' ? 'abort' : 'network' };
+  if (ok === true) throttle.onSuccess();
+  // 401, 403 and 407 are never retried, even when listed in `statusCodes`: they cost no token either.
+  else if (isRetryableFailure(failure, deps.options)) throttle.onFailure();
 }
 
 /**
@@ -90,7 +88,7 @@ export function kyRetryFor(deps: RetryDeps, method: string): KyRetryOptions {
       });
       const info = requestInfo(request);
       // The app's own policy may overrule ours, but never about what only the auth layer decides, nor past the limit.
-      if (options.shouldRetry && decision.reason !== 'limit' && failure.kind !== 'abort' && !authStatus(failure)) {
+      if (options.shouldRetry && decision.reason !== 'limit' && failure.kind !== 'abort' && !neverRetried(failure)) {
         const verdict = await options.shouldRetry({
           method: request.method,
           url: redactUrl(request.url),
@@ -138,9 +136,6 @@ export function kyRetryFor(deps: RetryDeps, method: string): KyRetryOptions {
     },
   };
 }
-
-const authStatus = (failure: Failure) =>
-  failure.kind === 'http' && (failure.status === 401 || failure.status === 403 || failure.status === 407);
 
 /**
  * What the retry layer adds to one call's ky options: its retry steering, the deadline (ky's `totalTimeout`), and a

@@ -30,14 +30,15 @@ export type RetryDecision =
   | { retry: true; delayMs: number; reason: string; retryAfterMs?: number }
   | { retry: false; reason: string; retryAfterMs?: number; throttled?: true; tooLong?: true };
 
-const neverRetried: ReadonlySet<number> = new Set([401, 403, 407]);
+/** 401, 403 and 407: the auth layer's and the proxy's answers, never retried, even when listed in `statusCodes`. */
+export const neverRetried = (failure: Failure): boolean =>
+  failure.kind === 'http' && (failure.status === 401 || failure.status === 403 || failure.status === 407);
 
 /** Whether a failure counts against the retry throttle (and could be retried at all). */
 export function isRetryableFailure(failure: Failure, options: ResolvedRetryOptions): boolean {
   switch (failure.kind) {
     case 'http':
-      // 401, 403 and 407 are the auth layer's and the proxy's answers: never retried, even when listed in `statusCodes`.
-      return !neverRetried.has(failure.status) && options.statusCodes.has(failure.status);
+      return !neverRetried(failure) && options.statusCodes.has(failure.status);
     case 'network':
       return true;
     case 'timeout':
