@@ -1,5 +1,4 @@
 import type * as RedisSemaphore from 'redis-semaphore';
-import type { Mutex } from 'redis-semaphore';
 import { importPeer, loadOnce } from '../optional-peer.js';
 import { type EvalArguments, type RedisCoordinationClient, whenReady } from './client.js';
 
@@ -25,7 +24,9 @@ const evalArguments = (numKeys: number, args: readonly (string | number)[]): Eva
  * redis-semaphore speaks ioredis (`set(key, value, 'PX', ms, 'NX')`, `eval(script, numKeys, ...args)`), and documents
  * that other clients provide that shape: this is it, over node-redis, for the commands a `Mutex` sends.
  */
-export function semaphoreClient(client: RedisCoordinationClient): ConstructorParameters<typeof Mutex>[0] {
+export function semaphoreClient(
+  client: RedisCoordinationClient,
+): ConstructorParameters<typeof RedisSemaphore.Mutex>[0] {
   const adapter = {
     set: (key: string, value: string, _px: 'PX', ms: number, _nx: 'NX') =>
       whenReady(client, () => client.set(key, value, { expiration: { type: 'PX', value: ms }, condition: 'NX' })),
@@ -34,5 +35,5 @@ export function semaphoreClient(client: RedisCoordinationClient): ConstructorPar
     evalsha: (sha1: string, numKeys: number, ...args: (string | number)[]) =>
       whenReady(client, () => client.evalSha(sha1, evalArguments(numKeys, args))),
   };
-  return adapter as unknown as ConstructorParameters<typeof Mutex>[0];
+  return adapter as unknown as ConstructorParameters<typeof RedisSemaphore.Mutex>[0];
 }
