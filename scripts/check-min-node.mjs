@@ -1,5 +1,6 @@
 // engines.node must be the truth: on the lowest version of each range it names, the packed tarball (with its peers)
-// installs without an engine warning, and every built entry loads, by `import` and by `require()` (Node's require(esm)).
+// installs without an engine warning, and every built entry loads, by `import` and by `require()` (Node's require(esm));
+// the tarball alone (no optional peer) installs none of them, and the entries that load their peers lazily import.
 // The Node binaries come from the `node` package on the npm registry (npx caches them). Needs `npm run build` first.
 // `node scripts/check-min-node.mjs 22.12.0` checks another version instead (it must fail there: undici 8 crashes).
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -33,9 +34,10 @@ const api = await import('apifetch');
 const node = await import('apifetch/node');
 const testing = await import('apifetch/testing');
 const dpop = await import('apifetch/dpop');
+const redis = await import('apifetch/redis');
 if (typeof dpop.createDpop !== 'function') process.exit(2);
 if (typeof api.createApiFetch !== 'function' || typeof node.createProxyFetch !== 'function') process.exit(2);
-if (typeof testing.mockAuthApi !== 'function') process.exit(2);
+if (typeof testing.mockAuthApi !== 'function' || typeof redis.redisCoordination !== 'function') process.exit(2);
 node.createProxyFetch({ proxy: 'http://127.0.0.1:9' });
 `;
 const loadByRequire = `
@@ -43,9 +45,21 @@ const api = require('apifetch');
 const node = require('apifetch/node');
 const testing = require('apifetch/testing');
 const dpop = require('apifetch/dpop');
+const redis = require('apifetch/redis');
 if (typeof dpop.createDpop !== 'function') process.exit(2);
 if (typeof api.createApiFetch !== 'function' || typeof node.createProxyFetch !== 'function') process.exit(2);
-if (typeof testing.mockAuthApi !== 'function') process.exit(2);
+if (typeof testing.mockAuthApi !== 'function' || typeof redis.redisCoordination !== 'function') process.exit(2);
+`;
+// An app that installs none of the optional peers (a browser app, a Node app without proxies or Redis): the entries
+// that load their peers on first use must still import.
+const loadWithoutPeers = `
+const api = await import('apifetch');
+const node = await import('apifetch/node');
+const redis = await import('apifetch/redis');
+const model = await import('apifetch/testing/auth-model');
+if (typeof api.createApiFetch !== 'function' || typeof node.createProxyFetch !== 'function') process.exit(2);
+if (typeof redis.redisCoordination !== 'function' || Object.keys(model).length === 0) process.exit(2);
+node.createProxyFetch({ proxy: 'http://127.0.0.1:9' });
 `;
 
 const work = mkdtempSync(join(tmpdir(), 'apifetch-min-node-'));
@@ -74,6 +88,22 @@ try {
       ['import every entry', ...outcome(run(nodeBin, ['--input-type=module', '-e', loadByImport], { cwd: app }))],
       ['require() every entry', ...outcome(run(nodeBin, ['--input-type=commonjs', '-e', loadByRequire], { cwd: app }))],
     ];
+    // The tarball alone: npm installs no optional peer, so none may come in as a dependency of ours either.
+    const bare = join(work, `bare-${version}`);
+    mkdirSync(bare);
+    writeFileSync(join(bare, 'package.json'), JSON.stringify({ name: 'bare', private: true, type: 'module' }));
+    const bareInstall = run(nodeBin, [npmCli, 'install', '--no-audit', '--no-fund', tarball], { cwd: bare });
+    const present = Object.keys(pkg.peerDependencies ?? {}).filter((name) =>
+      existsSync(join(bare, 'node_modules', name)),
+    );
+    checks.push(
+      ['npm install of the tarball alone', bareInstall.ok, bareInstall.output],
+      ['no optional peer installed with it', present.length === 0, `installed: ${present.join(', ')}`],
+      [
+        'import apifetch, /node, /redis, /testing/auth-model without the peers',
+        ...outcome(run(nodeBin, ['--input-type=module', '-e', loadWithoutPeers], { cwd: bare })),
+      ],
+    );
     for (const [name, ok, output] of checks) {
       console.log(`check-min-node: Node ${version}: ${name}: ${ok ? 'ok' : 'FAILED'}`);
       if (!ok) failures.push(`Node ${version}: ${name}\n${output}`);

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { md4 } from 'hash-wasm';
+import { loadHashWasm } from './optional-peers.js';
 
 // MS-NLMP §2.2.2.5 flags: Unicode and OEM strings, NTLM with extended session security, ask for the target's name.
 const flags = {
@@ -82,8 +82,12 @@ const hmacMd5 = (key: Buffer, ...data: Buffer[]) => {
   return hmac.digest();
 };
 
-/** NTOWFv2 (MS-NLMP §3.3.2): HMAC-MD5 of the MD4 password hash over the uppercased user and the domain. */
+/**
+ * NTOWFv2 (MS-NLMP §3.3.2): HMAC-MD5 of the MD4 password hash over the uppercased user and the domain. MD4 comes from
+ * the optional peer `hash-wasm`, loaded here on first use: rejects naming the package when it is not installed.
+ */
 export async function ntowfV2(username: string, password: string, domain: string): Promise<Buffer> {
+  const { md4 } = await loadHashWasm();
   const ntHash = Buffer.from(await md4(utf16(password)), 'hex');
   return hmacMd5(ntHash, utf16(username.toUpperCase() + domain));
 }

@@ -4,6 +4,7 @@ import { type Choice, chooseScheme, connectionBound, publicChallenges, type Sche
 import { type DigestChallenge, digestAuthorization } from './digest.js';
 import { type NegotiateLeg, type NegotiateOptions, startNegotiate } from './negotiate.js';
 import { ntlmAuthenticate, ntlmNegotiate, parseNtlmChallenge } from './ntlm.js';
+import { loadHashWasm } from './optional-peers.js';
 
 /** Who to authenticate as with the proxy. */
 export interface ProxyIdentity {
@@ -91,6 +92,8 @@ export class Attempt {
   sent = false;
   /** Schemes that failed on this attempt (Negotiate without a ticket, a handshake the proxy cut short). */
   readonly skip = new Set<SchemeName>();
+  /** Why a scheme offered was skipped for want of an optional peer (NTLM without `hash-wasm`), for the failure. */
+  unavailable: Error | undefined;
   constructor(readonly startRound: number) {}
 }
 
@@ -250,8 +253,12 @@ export class ProxyAuth {
     for (;;) {
       const choice: Choice | undefined = chooseScheme(challenges, attempt.skip);
       if (!choice) {
-        const reason = attempt.refused === undefined ? 'no scheme apifetch can answer' : 'credentials refused';
-        throw new ProxyAuthFailure(`proxy authentication failed: ${reason}`, challenges);
+        if (attempt.refused !== undefined) {
+          throw new ProxyAuthFailure('proxy authentication failed: credentials refused', challenges);
+        }
+        // The package to install, when one would have made an offered scheme possible.
+        const message = 'proxy authentication failed: no scheme apifetch can answer';
+        throw new ProxyAuthFailure(message, challenges, [], attempt.unavailable);
       }
       attempt.scheme = choice.scheme;
       if (choice.scheme === 'negotiate') {
@@ -265,6 +272,17 @@ export class ProxyAuth {
         return { header: `Negotiate ${leg.token}` };
       }
       if (choice.scheme === 'ntlm') {
+        // Without `hash-wasm` NTLM is skipped, as Negotiate is without `kerberos`. Checked before the first leg: the
+        // 407 that carries the proxy's NTLM challenge usually offers nothing else, too late to fall back.
+        const missing = await loadHashWasm().then(
+          () => undefined,
+          (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+        );
+        if (missing) {
+          attempt.skip.add('ntlm');
+          attempt.unavailable = missing;
+          continue;
+        }
         if (!request.canBind) return { bound: 'ntlm' };
         attempt.ntlmSent = true;
         return { header: `NTLM ${ntlmNegotiate()}` };

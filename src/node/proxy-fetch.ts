@@ -154,6 +154,10 @@ function found<T>(error: unknown, type: abstract new (...args: never[]) => T): T
  * for http targets) and authenticates with it as curl's `--proxy-anyauth` does: Negotiate, Digest, NTLM or Basic,
  * the strongest the proxy offers. Identities come from `credentials`, one call for all concurrent 407s; a refused
  * identity is asked for again once, then the request ends in `ProxyAuthenticationError`, which never holds a secret.
+ *
+ * NTLM needs the optional peer `hash-wasm` (for MD4), loaded when a proxy is first answered with NTLM. Without it, NTLM
+ * is passed over for the next scheme the proxy offers, as Negotiate is without `kerberos`; when the proxy offers
+ * nothing else, the `ProxyAuthenticationError`'s `cause` is an error that says `npm install hash-wasm`.
  */
 export function createProxyFetch(options: CreateProxyFetchOptions = {}): ProxyFetch {
   validate(options);

@@ -1,6 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import { Mutex } from 'redis-semaphore';
 import { InvalidOptionError } from '../errors.js';
 import { maxTimerMs, numberAtLeast } from '../options.js';
 import {
@@ -12,7 +11,7 @@ import {
 import { isTokenSet, type TokenSet } from '../session/tokens.js';
 import { isUnreachable, type RedisCoordinationClient, type RedisSubscriberClient, whenReady } from './client.js';
 import { readState, writeState } from './scripts.js';
-import { semaphoreClient } from './semaphore.js';
+import { loadRedisSemaphore, semaphoreClient } from './semaphore.js';
 
 /** Options of `redisCoordination`. */
 export interface RedisCoordinationOptions {
@@ -78,6 +77,11 @@ const parseEnvelope = (raw: string): Envelope | undefined => {
  * its holder and only if no other write came since it read (fencing), and messages on a channel. While Redis cannot
  * be reached, a refresh falls back to this process (`coordination:fallback`); what the others missed is written and
  * published when the client is ready again.
+ *
+ * Needs two optional peers, installed by the app: `redis` (the client passed here) and `redis-semaphore` (the lock),
+ * loaded on the first lock. Without `redis-semaphore` that lock, and so the refresh that asked for it, fails with an
+ * error that says `npm install redis-semaphore` (a refresh failure that is not transient signs the session out, for
+ * every process on it): install it with `redis`.
  * @example
  * const client = await createClient({ url }).on('error', report).connect();
  * const coordination = redisCoordination(client, { key: 'apifetch:xero' });
@@ -226,6 +230,8 @@ export function redisCoordination(
     state,
     ready,
     async lock(fn, signal) {
+      // Rejects, before any command, when the optional peer is not installed: a setup error, not an outage.
+      const { Mutex } = await loadRedisSemaphore();
       const mutex = new Mutex(semaphore, lockName, {
         lockTimeout: lockTtlMs,
         acquireTimeout: maxTimerMs,

@@ -1,11 +1,12 @@
-import { createServer, type IncomingMessage, request, type Server } from 'node:http';
-import { type AddressInfo, connect } from 'node:net';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseChallenges } from '../../src/challenge.js';
 import { digestAuthorization, parseDigestChallenge } from '../../src/node/digest.js';
 import { openProxySocket, openTunnel } from '../../src/node/handshake.js';
 import { createProxyFetch, type NegotiateTokenContext } from '../../src/node/index.js';
 import { ProxyAuth } from '../../src/node/proxy-auth.js';
+import { type FakeProxy, startFakeProxy } from './helpers/fake-proxy.js';
 
 // A Digest proxy whose nonces we control: it can declare a nonce stale, and it checks each answer and its nc. It can
 // offer Negotiate too, accepting any token that starts with `good-` and recording every token it saw.
@@ -50,49 +51,25 @@ const digest = (isStale: boolean) =>
   `Digest realm="r", nonce="n${++nonce}", qop="auth", algorithm=MD5${isStale ? ', stale=true' : ''}`;
 const challenges = (isStale: boolean) => (offerNegotiate ? ['Negotiate', digest(isStale)] : [digest(isStale)]);
 
-let proxy: Server;
+let proxy: FakeProxy;
 let target: Server;
 let proxyUrl: string;
 let targetUrl: string;
 
 beforeAll(async () => {
   target = createServer((req, res) => res.end(`${req.method} ${req.url}`));
-  proxy = createServer((req, res) => {
-    const verdict = check(req, req.url ?? '');
-    if (verdict !== 'ok') {
-      res.writeHead(407, { 'proxy-authenticate': challenges(verdict === 'stale') }).end();
-      return;
-    }
-    const upstream = request(req.url ?? '', { method: req.method, headers: { host: req.headers.host } }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    req.pipe(upstream);
-  });
-  proxy.on('connect', (req, socket) => {
-    const verdict = check(req, req.url ?? '');
-    if (verdict !== 'ok') {
-      const offered = challenges(verdict === 'stale').map((value) => `Proxy-Authenticate: ${value}\r\n`);
-      socket.end(
-        `HTTP/1.1 407 Proxy Authentication Required\r\n${offered.join('')}Connection: close\r\nContent-Length: 0\r\n\r\n`,
-      );
-      return;
-    }
-    const [host, port] = (req.url ?? '').split(':');
-    const upstream = connect(Number(port), host, () => {
-      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      upstream.pipe(socket).pipe(upstream);
-    });
-  });
-  for (const server of [proxy, target]) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
   targetUrl = `http://127.0.0.1:${(target.address() as AddressInfo).port}`;
+  proxy = await startFakeProxy((req) => {
+    const verdict = check(req, req.url ?? '');
+    return verdict === 'ok' ? undefined : challenges(verdict === 'stale');
+  });
+  proxyUrl = proxy.url;
 });
 afterAll(() => {
-  for (const server of [proxy, target]) {
-    server.closeAllConnections();
-    server.close();
-  }
+  proxy.close();
+  target.closeAllConnections();
+  target.close();
 });
 beforeEach(() => {
   answers.length = 0;
