@@ -80,8 +80,8 @@ const parseEnvelope = (raw: string): Envelope | undefined => {
  *
  * Needs two optional peers, installed by the app: `redis` (the client passed here) and `redis-semaphore` (the lock),
  * loaded on the first lock. Without `redis-semaphore` that lock, and so the refresh that asked for it, fails with an
- * error that says `npm install redis-semaphore` (a refresh failure that is not transient signs the session out, for
- * every process on it): install it with `redis`.
+ * error that says `npm install redis-semaphore`; the tokens stay as they are (a lock that fails before `refresh` runs
+ * spends nothing and signs no one out): install it with `redis`.
  * @example
  * const client = await createClient({ url }).on('error', report).connect();
  * const coordination = redisCoordination(client, { key: 'apifetch:xero' });

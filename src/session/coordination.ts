@@ -33,7 +33,8 @@ export interface Coordination {
   /**
    * Run `fn` holding the lock; waiting for the lock gives up when `signal` aborts (where the lock allows). Rejects with
    * `CoordinationUnavailableError`, before `fn` started, when the backend cannot be reached: the session then refreshes
-   * within this process only and emits `coordination:fallback`.
+   * within this process only and emits `coordination:fallback`. Any other rejection before `fn` ran fails that refresh
+   * alone: nothing was spent, so the tokens stay as they are, here and for the others.
    */
   lock<T>(fn: () => Promise<T>, signal: AbortSignal): Promise<T>;
   /** The shared state; when absent, the session's own store is read and written under the lock. */

@@ -194,11 +194,15 @@ export async function runRefresh(
       if (attempt === 0) deps.breaker.forgive();
       return (!state.signedOut && state.grant()) || { failure: 'signed_out' };
     }
+    const failure = timedOut ? 'refresh_timeout' : 'refresh_failed';
+    // `refresh` never ran (the lock or the shared state failed first, or the wait for the lock timed out): nothing was
+    // spent or refused, so the tokens stay as they are, here and for every other holder; this request fails alone.
+    if (attempt === 0) return { failure, cause: thrownOf(error) };
     // A proactive or manual refresh that failed transiently leaves a token that still works: keep it and try again
     // later. Anything else (a refused refresh token, a token the server refused) ends the session.
     const transient = timedOut || isTransientRefreshError(error);
     if (!(reason !== 'rejected' && transient && state.usable())) await deps.signOut();
-    return { failure: timedOut ? 'refresh_timeout' : 'refresh_failed', cause: thrownOf(error) };
+    return { failure, cause: thrownOf(error) };
   } finally {
     clearTimeout(timer);
   }

@@ -45,9 +45,10 @@ describe('without redis-semaphore installed', () => {
     await coordination.close();
   });
 
-  it('a session on it: the refresh fails with that error, and the refresh function is never called', async () => {
+  it('a session on it: the refresh fails with that error, nothing is spent, and no worker is signed out', async () => {
     const { redisCoordination } = await import('../../src/redis/index.js');
-    const coordination = redisCoordination(fakeClient(), { key: 'apifetch:missing-session' });
+    const client = fakeClient();
+    const coordination = redisCoordination(client, { key: 'apifetch:missing-session' });
     const refresh = vi.fn(async () => ({ accessToken: 'at-2', refreshToken: 'rt-2' }));
     const session = createTokenSession({
       tokens: { accessToken: 'at-1', refreshToken: 'rt-1' },
@@ -56,6 +57,13 @@ describe('without redis-semaphore installed', () => {
     });
     await expect(session.refresh()).rejects.toThrow(missing);
     expect(refresh).not.toHaveBeenCalled();
+    // The tokens stay, here and in Redis: the one write is the session seeding Redis with its initial tokens; no
+    // sign-out is written, and no `signed-out` message reaches the other workers.
+    await expect(session.getTokens()).resolves.toMatchObject({ accessToken: 'at-1', refreshToken: 'rt-1' });
+    expect(client.eval).toHaveBeenCalledTimes(1);
+    expect(JSON.stringify(client.eval.mock.calls[0])).toContain('"accessToken\\":\\"at-1');
+    expect(client.evalSha).not.toHaveBeenCalled();
+    expect(client.publish).not.toHaveBeenCalled();
     await coordination.close();
   });
 });

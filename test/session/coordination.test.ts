@@ -9,6 +9,8 @@ import {
   isCoordinationUnavailableError,
   type LockFunction,
   lockCoordination,
+  memoryTokenStore,
+  type RefreshContext,
   type TokenSet,
 } from '../../src/index.js';
 import { sessionKey } from '../../src/options.js';
@@ -184,5 +186,31 @@ describe('lockCoordination', () => {
     coordination.listen(heard);
     coordination.post({ type: 'signed-out' });
     expect(heard).not.toHaveBeenCalled();
+  });
+});
+
+describe('a lock that fails before the refresh runs', () => {
+  it('fails that refresh alone: nothing is spent, the tokens stay in the session and its store', async () => {
+    const store = memoryTokenStore();
+    const refresh = vi.fn(async (_ctx: RefreshContext) => ({ accessToken: 'at-2', refreshToken: 'rt-2' }));
+    let locks = 0;
+    const session = createTokenSession({
+      tokens: { accessToken: 'at-1', refreshToken: 'rt-1' },
+      store,
+      refresh,
+      coordination: lockCoordination(async (_name, fn) => {
+        locks += 1;
+        if (locks === 1) throw new Error('lock service misconfigured');
+        return fn();
+      }),
+    });
+    await expect(session.refresh()).rejects.toThrow('lock service misconfigured');
+    expect(refresh).not.toHaveBeenCalled();
+    await expect(session.getTokens()).resolves.toMatchObject({ accessToken: 'at-1', refreshToken: 'rt-1' });
+    expect(await store.get()).toMatchObject({ accessToken: 'at-1', refreshToken: 'rt-1' });
+    // Once the lock works again, the refresh runs, once, with the refresh token that was never spent.
+    await expect(session.refresh()).resolves.toMatchObject({ accessToken: 'at-2' });
+    expect(refresh).toHaveBeenCalledTimes(1);
+    expect(refresh.mock.calls[0]?.[0].tokens).toMatchObject({ refreshToken: 'rt-1' });
   });
 });
