@@ -49,7 +49,7 @@ export async function runOverhead({ lib, rounds = 15, requests = 2000, concurren
   const ratio = (name, reference) => Number((median(samples[name]) / median(samples[reference])).toFixed(3));
   const spread = (name) =>
     Number(((percentile(samples[name], 75) - percentile(samples[name], 25)) / median(samples[name])).toFixed(2));
-  return names.map((name) => ({
+  const rows = names.map((name) => ({
     name,
     requestsPerSecond: Math.round(median(samples[name])),
     ratioToFetch: ratio(name, 'fetch'),
@@ -57,6 +57,11 @@ export async function runOverhead({ lib, rounds = 15, requests = 2000, concurren
     spread: spread(name),
     cpuUsPerRequest: cpu[name] ?? '',
   }));
+  // Where apifetch's CPU goes: the same in-memory requests with parts of it turned off (CPU only).
+  for (const name of Object.keys(cpu).filter((n) => !names.includes(n))) {
+    rows.push({ name, requestsPerSecond: '', ratioToFetch: '', ratioToKy: '', spread: '', cpuUsPerRequest: cpu[name] });
+  }
+  return rows;
 }
 
 /** Microseconds of CPU per request with an in-memory fetch: medians of interleaved, rotated rounds. */
@@ -71,6 +76,7 @@ async function cpuPerRequest(lib, { rounds = 21, requests = 2500 } = {}) {
     fetch: memoryFetch,
     auth: { session: lib.createTokenSession({ tokens: { accessToken: 'token' } }) },
   });
+  const part = (options) => lib.createApiFetch({ baseUrl: base, fetch: memoryFetch, ...options });
   const contenders = {
     // A real fetch builds a Request from its input; so does this one, to stay comparable.
     fetch: () => memoryFetch(new Request(`${base}/json`)).then((r) => r.json()),
@@ -78,6 +84,13 @@ async function cpuPerRequest(lib, { rounds = 21, requests = 2500 } = {}) {
     ofetch: () => ofetchClient(`${base}/json`),
     apifetch: () => api.get('json').json(),
   };
+  const parts = {
+    'ky, retries off': ky.create({ prefix: base, fetch: memoryFetch, retry: 0 }),
+    'apifetch, auth and retries off': part({ auth: false, retry: false }),
+    'apifetch, auth off': part({ auth: false }),
+    'apifetch, getAccessToken': part({ auth: { getAccessToken: () => 'token' } }),
+  };
+  for (const [name, client] of Object.entries(parts)) contenders[name] = () => client.get('json').json();
   const run = async (fn, n) => {
     const started = performance.now();
     for (let i = 0; i < n; i++) await fn();

@@ -153,7 +153,7 @@ function summarize(done) {
     add('1 overhead', 'apifetch throughput / raw fetch', api.ratioToFetch, '≥ 0.97', api.ratioToFetch >= 0.97);
     add('1 overhead', 'apifetch throughput / ky', api.ratioToKy, '≥ 1', api.ratioToKy >= 1);
     const peers = rowsOf('overhead')
-      .filter((r) => r.name !== 'apifetch')
+      .filter((r) => r.name !== 'apifetch' && r.ratioToFetch !== '')
       .map((r) => `${r.name} ${r.ratioToFetch}`)
       .join(', ');
     add('1 overhead', 'peers / raw fetch', peers);
