@@ -115,7 +115,7 @@ export interface RetryOptions {
    */
   idempotencyKey?: boolean;
   /**
-   * Statuses that are retried.
+   * Statuses that are retried. 401, 403 and 407 never are, even when listed here (the auth layer's and the proxy's).
    * @default [408, 425, 429, 500, 502, 503, 504]
    */
   statusCodes?: readonly number[];
