@@ -85,7 +85,7 @@ export type ApiFetchEvent =
   | {
       /**
        * The refresh failed after its retries: the client signs out, unless a proactive refresh failed transiently
-       * while the current token still works.
+       * while the current token still works, or the lock failed before `refresh` ran (nothing was spent).
        */
       type: 'refresh:failure';
       /** When it happened, epoch ms by the client's clock. */
