@@ -28,7 +28,10 @@ import { type CallState, callStateKey, createTransport, takeCallState } from './
 /** Options of one request: ky's options, apifetch's per-request `auth`, and `retry` merged over the client's. */
 export type RequestOptions = Omit<KyOptions, 'retry' | 'fetch'> &
   RequestAuthOption & {
-    /** This request's retry settings, merged over the client's; a number sets `limit`, `false` turns retries off. */
+    /**
+     * This request's retry settings, merged over the client's; a number sets `limit`, `false` turns retries off.
+     * @default the client's `retry`
+     */
     retry?: RetryOptions | number | false;
     /**
      * This request's `fetch`, in place of the client's: it sends under the auth layer (token, refresh and replay
