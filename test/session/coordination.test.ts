@@ -5,6 +5,7 @@ import {
   type Coordination,
   type CoordinationMessage,
   CoordinationUnavailableError,
+  createApiFetch,
   createTokenSession,
   isCoordinationUnavailableError,
   type LockFunction,
@@ -212,5 +213,33 @@ describe('a lock that fails before the refresh runs', () => {
     await expect(session.refresh()).resolves.toMatchObject({ accessToken: 'at-2' });
     expect(refresh).toHaveBeenCalledTimes(1);
     expect(refresh.mock.calls[0]?.[0].tokens).toMatchObject({ refreshToken: 'rt-1' });
+  });
+
+  it('a 401 whose refresh times out waiting for the lock fails that request alone: the tokens stay', async () => {
+    vi.useFakeTimers();
+    try {
+      const refresh = vi.fn(async (_ctx: RefreshContext) => ({ accessToken: 'at-2', refreshToken: 'rt-2' }));
+      const session = createTokenSession({
+        tokens: { accessToken: 'at-1', refreshToken: 'rt-1' },
+        refresh,
+        refreshTimeoutMs: 1000,
+        // Another holder that never lets go of the lock.
+        coordination: lockCoordination(() => new Promise<never>(() => {})),
+      });
+      const api = createApiFetch({
+        baseUrl: 'https://api.example.test',
+        auth: { session },
+        retry: false,
+        fetch: async () =>
+          new Response(null, { status: 401, headers: { 'www-authenticate': 'Bearer error="invalid_token"' } }),
+      });
+      const outcome = api.get('me').catch((error: unknown) => error);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(await outcome).toMatchObject({ name: 'UnauthenticatedError', reason: 'refresh_timeout' });
+      expect(refresh).not.toHaveBeenCalled();
+      await expect(session.getTokens()).resolves.toMatchObject({ accessToken: 'at-1', refreshToken: 'rt-1' });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
