@@ -10,7 +10,13 @@ export const tokensKey = 'e2e-tokens';
  * once at the epoch time `startAt`. Classic WebDriver arms one window at a time; a start time shared by the
  * windows makes their storms concurrent all the same.
  */
-export const crossTabPage = `<!doctype html><script type="module">
+export const crossTabPage = crossTab(`coordination: tabCoordination('${tokensKey}'),`);
+
+/** The cross-tab page without `tabCoordination`: the same store, but each tab refreshes on its own. */
+export const uncoordinatedCrossTabPage = crossTab('');
+
+function crossTab(coordination: string): string {
+  return `<!doctype html><script type="module">
   import { createApiFetch, createTokenSession, storageTokenStore, tabCoordination } from '/apifetch.js';
   window.unauthenticatedCalls = 0;
   window.api = createApiFetch({
@@ -18,7 +24,7 @@ export const crossTabPage = `<!doctype html><script type="module">
     auth: {
       session: createTokenSession({
         store: storageTokenStore(localStorage, '${tokensKey}'),
-        coordination: tabCoordination('${tokensKey}'),
+        ${coordination}
         refresh: async ({ tokens, signal }) => {
           const r = await fetch('/oauth/token', { method: 'POST', body: tokens?.refreshToken ?? '', signal });
           if (!r.ok) throw Object.assign(new Error('refresh failed'), { status: r.status });
@@ -42,6 +48,7 @@ export const crossTabPage = `<!doctype html><script type="module">
   };
   window.ready = true;
 </script>`;
+}
 
 /** The testing kit's page: apifetch/testing through msw's service worker (setupWorker), as users' browser tests use it. */
 export const kitEntry = `
