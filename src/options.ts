@@ -22,7 +22,8 @@ export const defaults = {
     statusCodes: [408, 425, 429, 500, 502, 503, 504],
     methods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE', 'QUERY'],
   },
-  throttle: { maxTokens: 10, tokenRatio: 0.1 },
+  /** `maxOrigins` is internal: how many origins' buckets a client keeps (least recently used dropped first). */
+  throttle: { maxTokens: 10, tokenRatio: 0.1, maxOrigins: 1000 },
 } as const;
 
 /** Defaults of `createTokenSession` (kept apart, so apps without a session do not ship them). */
@@ -406,9 +407,14 @@ export interface ResolvedRetryOptions {
   idempotencyKey: boolean;
   statusCodes: ReadonlySet<number>;
   methods: ReadonlySet<string>;
-  throttle: Required<ThrottleOptions> | false;
+  throttle: ResolvedThrottleOptions | false;
   shouldRetry: RetryOptions['shouldRetry'];
   random: () => number;
+}
+
+/** `retry.throttle` resolved, with the internal bound on the origins a client keeps a bucket for. */
+export interface ResolvedThrottleOptions extends Required<ThrottleOptions> {
+  maxOrigins: number;
 }
 
 export interface ResolvedSessionOptions {
@@ -637,6 +643,7 @@ export function resolveRetryOptions(input: RetryOptions | number | false | undef
               0,
               'retry.throttle.tokenRatio',
             ),
+            maxOrigins: defaults.throttle.maxOrigins,
           },
     shouldRetry: optionalFunction(options.shouldRetry, 'retry.shouldRetry'),
     random: optionalFunction(options.random, 'retry.random') ?? Math.random,
