@@ -1,3 +1,4 @@
+import type { ConnectionOptions } from 'node:tls';
 import type { Options as KyOptions } from 'ky';
 import type { DpopKeyStore, ProofSigner, TokenBinder } from './auth/binder.js';
 import { isInsecureOrigin, toOrigin } from './auth/origins.js';
@@ -714,4 +715,192 @@ export function resolveDpopOptions(options: DpopOptions): DpopOptions {
   }
   if (key && store) throw new InvalidOptionError('store', 'left out when `key` is set', 'both');
   return options;
+}
+
+/** Defaults of `createProxyFetch` (`apifetch/node`), kept apart so browser apps do not ship them. */
+export const proxyDefaults = {
+  credentialsTimeoutMs: 30_000,
+  /** Offer Negotiate with the `kerberos` package and the service `HTTP@<proxy host>`. */
+  negotiate: {},
+} as const;
+
+/** Who to authenticate as with the proxy. */
+export interface ProxyIdentity {
+  /** The user name, as the proxy knows it (UTF-8 for Basic and Digest, UTF-16 inside NTLM). */
+  username: string;
+  /** The password; it never appears in errors, events or logs. */
+  password: string;
+  /** The Windows domain for NTLM; ignored by the other schemes. @default '' (the proxy's own) */
+  domain?: string;
+}
+
+/** What the `credentials` callback receives. */
+export interface ProxyCredentialsContext {
+  /** The proxy, without credentials (`http://proxy.internal:3128/`). */
+  proxy: URL;
+  /** The proxy's `Proxy-Authenticate` challenges, parsed (`[{ scheme: 'basic', params: { realm } }]`). */
+  challenges: Challenge[];
+  /** 1 for the first round with this proxy, 2 when the answer to round 1 was later refused, and so on. */
+  attempt: number;
+  /** Aborted when the round gives up on this call (`credentialsTimeoutMs`): stop waiting on a vault or a prompt. */
+  signal: AbortSignal;
+}
+
+/** The `credentials` callback: an identity, or `null` to give up. */
+export type ProxyCredentialsCallback = (
+  ctx: ProxyCredentialsContext,
+) => Promise<ProxyIdentity | null> | ProxyIdentity | null;
+
+/** What a Negotiate token function receives. */
+export interface NegotiateTokenContext {
+  /** The proxy, without credentials. */
+  proxy: URL;
+  /** The GSSAPI service name (`HTTP@proxy.corp`). */
+  service: string;
+  /** The proxy's token (base64) in a continuation leg; undefined for the first token of a connection. */
+  challenge: string | undefined;
+}
+
+/** Negotiate (SPNEGO/Kerberos) settings of `createProxyFetch`. */
+export interface NegotiateOptions {
+  /**
+   * The GSSAPI host-based service name of the proxy.
+   * @default `HTTP@<proxy host>`
+   */
+  service?: string;
+  /**
+   * Make each token yourself (base64, without the `Negotiate ` prefix) instead of through the `kerberos` package;
+   * `null` means no Kerberos here, and the next scheme the proxy offers is used. Called for every connection and
+   * every leg: a token is never reused.
+   * @default undefined (the `kerberos` package, loaded when a proxy first asks for Negotiate)
+   */
+  token?: (ctx: NegotiateTokenContext) => Promise<string | null> | string | null;
+}
+
+/** Options of `createProxyFetch`. */
+export interface CreateProxyFetchOptions {
+  /**
+   * The proxy URL (`http://proxy.internal:3128`). Credentials in it (`http://user:pass@host:3128`) are the identity
+   * when there is no `credentials` callback, sent as Basic up front.
+   * @default HTTPS_PROXY for https targets, HTTP_PROXY for http targets (lowercase variants first); none: direct
+   */
+  proxy?: string | URL;
+  /**
+   * Hosts that bypass the proxy, comma or space separated: `*` (all), `example.com` and `.example.com` (the host and
+   * its subdomains), `host:port` (that port only), IP literals (exactly). Loopback is not special unless listed.
+   * @default NO_PROXY (or no_proxy)
+   */
+  noProxy?: string;
+  /**
+   * Called when the proxy wants Basic, Digest or NTLM and no identity is known yet, or the known one was refused:
+   * return `{ username, password, domain? }` (apifetch computes each scheme's answer) or `null` to give up. One call
+   * answers every request refused meanwhile; a refused answer is asked for again once (`attempt` 2), then
+   * `ProxyAuthenticationError`. Not called for Negotiate, which uses the Kerberos ticket cache.
+   * @default undefined (the proxy URL's credentials, else a 407 ends in ProxyAuthenticationError)
+   * @example
+   * credentials: async ({ signal }) => ({ username: 'svc', password: await vault.get('proxy', { signal }) })
+   */
+  credentials?: ProxyCredentialsCallback;
+  /**
+   * How long one `credentials` call may take. When it runs out, the call's `signal` aborts, every request waiting on
+   * that round ends in `ProxyAuthenticationError`, and the next 407 starts a new round.
+   * @default 30000
+   */
+  credentialsTimeoutMs?: number;
+  /**
+   * Negotiate (SPNEGO/Kerberos): the proxy's service name, or a token function of your own; `false` never offers it.
+   * Without a token function the optional `kerberos` package is loaded when a proxy first asks for Negotiate; when it
+   * is missing or there is no ticket, the next scheme the proxy offers is used.
+   * @default {} (the `kerberos` package, service `HTTP@<proxy host>`)
+   */
+  negotiate?: NegotiateOptions | false;
+  /**
+   * TLS options for the target (inside the tunnel, and for direct requests), e.g. `{ ca }` for a private CA or a
+   * self-signed test server.
+   * @default undefined (Node's default CAs)
+   */
+  tls?: ConnectionOptions;
+  /**
+   * TLS options for an `https:` proxy, e.g. `{ ca }`.
+   * @default undefined (Node's default CAs)
+   */
+  proxyTls?: ConnectionOptions;
+  /**
+   * Where `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` are read from (at each request).
+   * @default process.env
+   */
+  env?: Record<string, string | undefined>;
+}
+
+/** `createProxyFetch`'s options, validated and defaulted. */
+export interface ResolvedProxyOptions {
+  /** `proxy`, parsed; undefined: read from `env` at each request. */
+  proxy: URL | undefined;
+  /** undefined: `NO_PROXY` from `env`, read at each request. */
+  noProxy: string | undefined;
+  credentials: ProxyCredentialsCallback | undefined;
+  credentialsTimeoutMs: number;
+  negotiate: NegotiateOptions | false;
+  tls: ConnectionOptions | undefined;
+  proxyTls: ConnectionOptions | undefined;
+  env: Record<string, string | undefined>;
+}
+
+/** A proxy URL, from `proxy` or the environment (`option` names where it came from). */
+export function parseProxyUrl(value: string | URL, option: string): URL {
+  try {
+    const url = new URL(value);
+    if (url.protocol === 'http:' || url.protocol === 'https:') return url;
+  } catch {}
+  // The value may hold credentials: never echo it.
+  throw new InvalidOptionError(option, 'an http: or https: proxy URL', '[redacted]');
+}
+
+/** Validate `createProxyFetch`'s options and fill defaults. Values that may hold secrets are never echoed. */
+export function resolveProxyOptions(options: CreateProxyFetchOptions): ResolvedProxyOptions {
+  if (typeof options !== 'object' || options === null) {
+    // A string here is likely the proxy URL, credentials and all.
+    const got = typeof options === 'string' ? '[redacted]' : options;
+    throw new InvalidOptionError('createProxyFetch(options)', 'an object', got);
+  }
+  if (options.credentials !== undefined && typeof options.credentials !== 'function') {
+    // A string given here may well be the secret itself: never echo it.
+    throw new InvalidOptionError('credentials', 'a function', '[redacted]');
+  }
+  if (options.noProxy !== undefined && typeof options.noProxy !== 'string') {
+    throw new InvalidOptionError('noProxy', 'a string', options.noProxy);
+  }
+  // `=== undefined`, not `??`: a null is refused, as it always was.
+  const timeout =
+    options.credentialsTimeoutMs === undefined ? proxyDefaults.credentialsTimeoutMs : options.credentialsTimeoutMs;
+  if (!(typeof timeout === 'number' && timeout > 0 && timeout <= maxTimerMs)) {
+    throw new InvalidOptionError('credentialsTimeoutMs', `a number of ms in 1…${maxTimerMs}`, timeout);
+  }
+  const negotiate = (options.negotiate === undefined ? proxyDefaults.negotiate : options.negotiate) as
+    | NegotiateOptions
+    | false;
+  if (negotiate !== false) {
+    if (typeof negotiate !== 'object' || negotiate === null) {
+      throw new InvalidOptionError('negotiate', 'an object or false', negotiate);
+    }
+    if (negotiate.service !== undefined && typeof negotiate.service !== 'string') {
+      throw new InvalidOptionError('negotiate.service', 'a string', negotiate.service);
+    }
+    optionalFunction(negotiate.token, 'negotiate.token');
+  }
+  for (const name of ['tls', 'proxyTls', 'env'] as const) {
+    if (options[name] !== undefined && (typeof options[name] !== 'object' || options[name] === null)) {
+      throw new InvalidOptionError(name, 'an object', options[name]);
+    }
+  }
+  return {
+    proxy: options.proxy === undefined ? undefined : parseProxyUrl(options.proxy, 'proxy'),
+    noProxy: options.noProxy,
+    credentials: options.credentials,
+    credentialsTimeoutMs: timeout,
+    negotiate,
+    tls: options.tls,
+    proxyTls: options.proxyTls,
+    env: options.env ?? process.env,
+  };
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createDpop } from '../src/dpop/index.js';
 import * as apifetch from '../src/index.js';
 import { createApiFetch, createTokenSession, InvalidOptionError } from '../src/index.js';
+import { createProxyFetch } from '../src/node/index.js';
 
 /** A fetch that records what it was given and answers with `status` (200 JSON by default). */
 function recorder(status = 200) {
@@ -34,6 +35,7 @@ const takers = {
     createApiFetch({ fetch: async () => new Response('ok') }).get('https://api.example.test/', options as never),
   createTokenSession: (options: unknown) => createTokenSession(options as never),
   createDpop: (options: unknown) => createDpop(options as never),
+  createProxyFetch: (options: unknown) => createProxyFetch(options as never),
 };
 const getAccessToken = () => 't';
 const session = createTokenSession({ tokens: { accessToken: 't' } });
@@ -157,6 +159,26 @@ describe('every option is validated at creation: a bad value throws InvalidOptio
       'left out when `key` is set',
     ],
     ['createDpop', { keys: 1 }, 'keys', 'a known option'],
+    // createProxyFetch (apifetch/node)
+    ['createProxyFetch', 5, 'createProxyFetch(options)'],
+    ['createProxyFetch', null, 'createProxyFetch(options)'],
+    ['createProxyFetch', { proxy: 'ftp://proxy.test' }, 'proxy', 'an http: or https: proxy URL'],
+    ['createProxyFetch', { proxy: 'not a url' }, 'proxy'],
+    ['createProxyFetch', { noProxy: 1 }, 'noProxy'],
+    ['createProxyFetch', { noProxy: ['a.test'] }, 'noProxy'],
+    ['createProxyFetch', { credentials: { username: 'u' } }, 'credentials', '`credentials` must be a function'],
+    ['createProxyFetch', { credentialsTimeoutMs: 0 }, 'credentialsTimeoutMs', 'a number of ms in 1…2147483647'],
+    ['createProxyFetch', { credentialsTimeoutMs: 2 ** 31 }, 'credentialsTimeoutMs'],
+    ['createProxyFetch', { credentialsTimeoutMs: '30s' }, 'credentialsTimeoutMs'],
+    ['createProxyFetch', { credentialsTimeoutMs: null }, 'credentialsTimeoutMs'],
+    ['createProxyFetch', { negotiate: 'HTTP@proxy.test' }, 'negotiate', 'an object or false'],
+    ['createProxyFetch', { negotiate: null }, 'negotiate'],
+    ['createProxyFetch', { negotiate: true }, 'negotiate'],
+    ['createProxyFetch', { negotiate: { service: 1 } }, 'negotiate.service'],
+    ['createProxyFetch', { negotiate: { token: 'YII...' } }, 'negotiate.token'],
+    ['createProxyFetch', { tls: 'x' }, 'tls'],
+    ['createProxyFetch', { proxyTls: 1 }, 'proxyTls'],
+    ['createProxyFetch', { env: 'HTTPS_PROXY=x' }, 'env'],
   ])('%s(%j) → `%s`', (taker, options, option, says = `\`${option}\``) => {
     const error = refused(() => takers[taker](options));
     expect(error).toBeInstanceOf(InvalidOptionError);
@@ -168,6 +190,10 @@ describe('every option is validated at creation: a bad value throws InvalidOptio
     ['createTokenSession', { tokens: 'eyJhbGciOi.secret-token' }],
     ['createApiFetch', { auth: { session: 'eyJhbGciOi.secret-token' } }],
     ['createApiFetch', { auth: { getAccessToken: 'eyJhbGciOi.secret-token' } }],
+    ['createProxyFetch', 'http://alice:secret-password@proxy.test:3128'],
+    ['createProxyFetch', { proxy: 'http://alice:secret-password@proxy.test:99999' }],
+    ['createProxyFetch', { proxy: 'socks5://alice:secret-password@proxy.test' }],
+    ['createProxyFetch', { credentials: 'alice:secret-password' }],
   ] as const)('%s: a token passed where it does not belong never appears in the error (%j)', (taker, options) => {
     const error = refused(() => takers[taker](options));
     expect(error).toBeInstanceOf(InvalidOptionError);
