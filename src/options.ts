@@ -904,3 +904,83 @@ export function resolveProxyOptions(options: CreateProxyFetchOptions): ResolvedP
     env: options.env ?? process.env,
   };
 }
+
+/** Defaults of `redisCoordination` (`apifetch/redis`), kept apart so apps without Redis do not ship them. */
+export const redisDefaults = {
+  lockTtlMs: 2000,
+  lockRetryMs: 20,
+} as const;
+
+/** The subscriber connection: `client.duplicate()`. */
+export interface RedisSubscriberClient {
+  /** Connect (the coordination connects only a subscriber it made with `client.duplicate()`). */
+  connect(): Promise<unknown>;
+  /** `SUBSCRIBE` to the session's channel. */
+  subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
+  /** Errors of the connection, which reconnects by itself. */
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  /** Emitted once subscribed again after a reconnection (node-redis resubscribes before `ready`). */
+  on(event: 'ready', listener: () => void): unknown;
+  /** Close the connection (the coordination's `close()`, for a subscriber it made). */
+  close(): Promise<unknown>;
+}
+
+/** Options of `redisCoordination`. */
+export interface RedisCoordinationOptions {
+  /**
+   * Names this session in Redis: the state (tokens and their generation) is the hash `<key>`, the lock is the key
+   * `mutex:<key>:lock`, messages go on the channel `<key>:messages`. The hash and the channel carry the tokens: whoever
+   * may read that key or subscribe to that channel may use the session.
+   * @example 'apifetch:xero'
+   */
+  key: string;
+  /**
+   * Expiry of the lock in ms: how long a holder that crashed can keep the others from refreshing. A live holder
+   * extends it every 0.8 × this, so it may refresh for longer. Keep it well under the session's `refreshTimeoutMs`
+   * (5000 by default): a waiter gives up at that timeout.
+   * @default 2000
+   */
+  lockTtlMs?: number;
+  /**
+   * How often a process waiting for the lock tries again, in ms.
+   * @default 20
+   */
+  lockRetryMs?: number;
+  /**
+   * The connection that subscribes to the messages, connected. A subscribed connection runs no other command, so it is
+   * a second one.
+   * @default client.duplicate(), connected here and closed by `close()`
+   */
+  subscriber?: RedisSubscriberClient;
+}
+
+/** `redisCoordination`'s options, validated and defaulted. */
+export interface ResolvedRedisOptions {
+  key: string;
+  /** At least 10 ms, at most `maxTimerMs`. */
+  lockTtlMs: number;
+  lockRetryMs: number;
+  /** undefined: `client.duplicate()`, connected and closed by the coordination. */
+  subscriber: RedisSubscriberClient | undefined;
+}
+
+/** Validate `redisCoordination`'s options and fill defaults. */
+export function resolveRedisOptions(options: RedisCoordinationOptions): ResolvedRedisOptions {
+  if (!isObject(options)) throw new InvalidOptionError('redisCoordination(options)', 'an object', options);
+  const { key, subscriber } = options;
+  if (typeof key !== 'string' || key === '') throw new InvalidOptionError('key', 'a non-empty string', key);
+  const given = subscriber as Partial<Record<'connect' | 'subscribe' | 'on' | 'close', unknown>> | undefined;
+  if (
+    given !== undefined &&
+    (!isObject(given) || ['connect', 'subscribe', 'on', 'close'].some((m) => typeof given[m as 'on'] !== 'function'))
+  ) {
+    throw new InvalidOptionError('subscriber', 'a node-redis connection (client.duplicate())', subscriber);
+  }
+  const d = redisDefaults;
+  return {
+    key,
+    lockTtlMs: Math.min(numberAtLeast(options.lockTtlMs ?? d.lockTtlMs, 10, 'lockTtlMs', true), maxTimerMs),
+    lockRetryMs: numberAtLeast(options.lockRetryMs ?? d.lockRetryMs, 1, 'lockRetryMs', true),
+    subscriber,
+  };
+}

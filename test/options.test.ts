@@ -4,6 +4,7 @@ import { createDpop } from '../src/dpop/index.js';
 import * as apifetch from '../src/index.js';
 import { createApiFetch, createTokenSession, InvalidOptionError } from '../src/index.js';
 import { createProxyFetch } from '../src/node/index.js';
+import { redisCoordination } from '../src/redis/index.js';
 
 /** A fetch that records what it was given and answers with `status` (200 JSON by default). */
 function recorder(status = 200) {
@@ -36,8 +37,12 @@ const takers = {
   createTokenSession: (options: unknown) => createTokenSession(options as never),
   createDpop: (options: unknown) => createDpop(options as never),
   createProxyFetch: (options: unknown) => createProxyFetch(options as never),
+  redisCoordination: (options: unknown) => redisCoordination(redisClient, options as never),
+  'redisCoordination client': (client: unknown) => redisCoordination(client as never, { key: 'k' }),
 };
 const getAccessToken = () => 't';
+/** Enough of a node-redis client to pass its own check: the options are refused before it is used. */
+const redisClient = { eval: async () => null, duplicate: () => ({}) } as never;
 const session = createTokenSession({ tokens: { accessToken: 't' } });
 const moved = '`auth.session` (createTokenSession takes it)';
 
@@ -179,6 +184,19 @@ describe('every option is validated at creation: a bad value throws InvalidOptio
     ['createProxyFetch', { tls: 'x' }, 'tls'],
     ['createProxyFetch', { proxyTls: 1 }, 'proxyTls'],
     ['createProxyFetch', { env: 'HTTPS_PROXY=x' }, 'env'],
+    // redisCoordination (apifetch/redis)
+    ['redisCoordination client', {}, 'redisCoordination(client)'],
+    ['redisCoordination', 5, 'redisCoordination(options)'],
+    ['redisCoordination', undefined, 'redisCoordination(options)'],
+    ['redisCoordination', {}, 'key', 'a non-empty string'],
+    ['redisCoordination', { key: '' }, 'key'],
+    ['redisCoordination', { key: 1 }, 'key'],
+    ['redisCoordination', { key: 'k', lockTtlMs: 5 }, 'lockTtlMs', 'an integer ≥ 10'],
+    ['redisCoordination', { key: 'k', lockTtlMs: 1.5 }, 'lockTtlMs'],
+    ['redisCoordination', { key: 'k', lockTtlMs: Number.NaN }, 'lockTtlMs'],
+    ['redisCoordination', { key: 'k', lockRetryMs: 0 }, 'lockRetryMs', 'an integer ≥ 1'],
+    ['redisCoordination', { key: 'k', lockRetryMs: '20' }, 'lockRetryMs'],
+    ['redisCoordination', { key: 'k', subscriber: {} }, 'subscriber'],
   ])('%s(%j) → `%s`', (taker, options, option, says = `\`${option}\``) => {
     const error = refused(() => takers[taker](options));
     expect(error).toBeInstanceOf(InvalidOptionError);
