@@ -7,7 +7,7 @@ import type { Challenge } from './challenge.js';
 import { type ForbiddenError, InvalidOptionError, type UnauthenticatedError } from './errors.js';
 import type { ApiFetchEvent } from './events.js';
 import type { Coordination } from './session/coordination.js';
-import { type TokenSet, type TokenStore, tokenSetProblem, tokenSetShape } from './session/tokens.js';
+import { memoryTokenStore, type TokenSet, type TokenStore, tokenSetProblem, tokenSetShape } from './session/tokens.js';
 
 /**
  * Every option of apifetch, resolved, validated and defaulted here and nowhere else, from these tables of defaults.
@@ -421,7 +421,7 @@ export interface ResolvedThrottleOptions extends Required<ThrottleOptions> {
 export interface ResolvedSessionOptions {
   refresh: TokenSessionOptions['refresh'] | undefined;
   tokens: TokenSet | undefined;
-  store: TokenStore | undefined;
+  store: TokenStore;
   coordination: Coordination | undefined;
   refreshLeewayMs: number;
   refreshTimeoutMs: number;
@@ -690,7 +690,7 @@ export function resolveSessionOptions(options: TokenSessionOptions): ResolvedSes
   return {
     refresh: optionalFunction(options.refresh, 'refresh'),
     tokens: options.tokens,
-    store: options.store,
+    store: options.store ?? memoryTokenStore(),
     coordination: options.coordination,
     refreshLeewayMs: numberAtLeast(options.refreshLeewayMs ?? d.refreshLeewayMs, 0, 'refreshLeewayMs'),
     refreshTimeoutMs: timerMs(options.refreshTimeoutMs ?? d.refreshTimeoutMs, 1, 'refreshTimeoutMs'),
