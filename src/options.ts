@@ -1,4 +1,3 @@
-import type { ConnectionOptions } from 'node:tls';
 import type { Options as KyOptions } from 'ky';
 import type { DpopKeyStore, ProofSigner, TokenBinder } from './auth/binder.js';
 import { isInsecureOrigin, toOrigin } from './auth/origins.js';
@@ -777,8 +776,12 @@ export interface NegotiateOptions {
   token?: (ctx: NegotiateTokenContext) => Promise<string | null> | string | null;
 }
 
-/** Options of `createProxyFetch`. */
-export interface CreateProxyFetchOptions {
+/**
+ * Options of `createProxyFetch` (`apifetch/node`), with `Tls` the type of its TLS options: Node's `ConnectionOptions`
+ * in `CreateProxyFetchOptions`. Generic here so that this module, which every entry's types load, never names a
+ * Node module: a browser app's types need no Node types.
+ */
+export interface ProxyFetchOptions<Tls extends object = object> {
   /**
    * The proxy URL (`http://proxy.internal:3128`). Credentials in it (`http://user:pass@host:3128`) are the identity
    * when there is no `credentials` callback, sent as Basic up front.
@@ -819,12 +822,12 @@ export interface CreateProxyFetchOptions {
    * self-signed test server.
    * @default undefined (Node's default CAs)
    */
-  tls?: ConnectionOptions;
+  tls?: Tls;
   /**
    * TLS options for an `https:` proxy, e.g. `{ ca }`.
    * @default undefined (Node's default CAs)
    */
-  proxyTls?: ConnectionOptions;
+  proxyTls?: Tls;
   /**
    * Where `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` are read from (at each request).
    * @default process.env
@@ -833,7 +836,7 @@ export interface CreateProxyFetchOptions {
 }
 
 /** `createProxyFetch`'s options, validated and defaulted. */
-export interface ResolvedProxyOptions {
+export interface ResolvedProxyOptions<Tls extends object = object> {
   /** `proxy`, parsed; undefined: read from `env` at each request. */
   proxy: URL | undefined;
   /** undefined: `NO_PROXY` from `env`, read at each request. */
@@ -841,8 +844,8 @@ export interface ResolvedProxyOptions {
   credentials: ProxyCredentialsCallback | undefined;
   credentialsTimeoutMs: number;
   negotiate: NegotiateOptions | false;
-  tls: ConnectionOptions | undefined;
-  proxyTls: ConnectionOptions | undefined;
+  tls: Tls | undefined;
+  proxyTls: Tls | undefined;
   env: Record<string, string | undefined>;
 }
 
@@ -857,7 +860,7 @@ export function parseProxyUrl(value: string | URL, option: string): URL {
 }
 
 /** Validate `createProxyFetch`'s options and fill defaults. Values that may hold secrets are never echoed. */
-export function resolveProxyOptions(options: CreateProxyFetchOptions): ResolvedProxyOptions {
+export function resolveProxyOptions<Tls extends object>(options: ProxyFetchOptions<Tls>): ResolvedProxyOptions<Tls> {
   if (typeof options !== 'object' || options === null) {
     // A string here is likely the proxy URL, credentials and all.
     const got = typeof options === 'string' ? '[redacted]' : options;

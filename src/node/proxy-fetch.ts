@@ -1,9 +1,10 @@
+import type { ConnectionOptions } from 'node:tls';
 import type * as Undici from 'undici';
 import { abortable } from '../abortable.js';
 import { parseChallenges } from '../challenge.js';
 import { ProxyAuthenticationError } from '../errors.js';
 import {
-  type CreateProxyFetchOptions,
+  type ProxyFetchOptions,
   type ProxyIdentity,
   parseProxyUrl,
   type ResolvedProxyOptions,
@@ -62,6 +63,9 @@ function found<T>(error: unknown, type: abstract new (...args: never[]) => T): T
   return undefined;
 }
 
+/** Options of `createProxyFetch`: `ProxyFetchOptions` with Node's TLS options for `tls` and `proxyTls`. */
+export type CreateProxyFetchOptions = ProxyFetchOptions<ConnectionOptions>;
+
 /**
  * A `fetch` for Node that goes through an HTTP(S) proxy (CONNECT tunnels for https targets, absolute-form requests
  * for http targets) and authenticates with it as curl's `--proxy-anyauth` does: Negotiate, Digest, NTLM or Basic,
@@ -77,7 +81,7 @@ export function createProxyFetch(options: CreateProxyFetchOptions = {}): ProxyFe
 }
 
 /** The proxy fetch over resolved options: no defaults or validation of options below this line. */
-function proxyFetch(options: ResolvedProxyOptions): ProxyFetch {
+function proxyFetch(options: ResolvedProxyOptions<ConnectionOptions>): ProxyFetch {
   const { env, proxy: explicit } = options;
   const states = new Map<string, ProxyState>();
   let direct: Undici.Dispatcher | undefined;
