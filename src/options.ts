@@ -479,7 +479,7 @@ const movedToSession = 'tokens refresh store lock refreshLeewayMs refreshTimeout
 
 /** Throws `InvalidOptionError` for the first key of `value` not in `known`, with a hint for the usual mistakes. */
 /** Refuse any key of `value` not among `known` (option names, space-separated), with a hint where one helps. */
-function onlyKnown(value: object, known: string, prefix: string) {
+function onlyKnown(value: object, known: string, prefix: string, type = 'ApiFetchOptions') {
   const names = known.split(' ');
   for (const [key, given] of Object.entries(value)) {
     if (names.includes(key) || given === undefined) continue;
@@ -489,7 +489,7 @@ function onlyKnown(value: object, known: string, prefix: string) {
       ? `\`${hint}\``
       : prefix === 'auth.' && movedToSession.includes(key)
         ? sessionHint
-        : 'a known option (see ApiFetchOptions)';
+        : `a known option (see ${type})`;
     throw new InvalidOptionError(option, expected, 'unknown');
   }
 }
@@ -664,7 +664,7 @@ const sessionOptionNames =
 /** Validate `createTokenSession`'s options and fill defaults. */
 export function resolveSessionOptions(options: TokenSessionOptions): ResolvedSessionOptions {
   if (!isObject(options)) throw new InvalidOptionError('createTokenSession(options)', 'an object', options);
-  onlyKnown(options, sessionOptionNames, '');
+  onlyKnown(options, sessionOptionNames, '', 'TokenSessionOptions');
   const tokensProblem = options.tokens === undefined ? undefined : tokenSetProblem(options.tokens);
   if (tokensProblem !== undefined) {
     throw new InvalidOptionError('tokens', `${tokenSetShape}: ${tokensProblem}`, hidden(options.tokens));
@@ -704,7 +704,7 @@ export function resolveSessionOptions(options: TokenSessionOptions): ResolvedSes
 /** Validate `createDpop`'s options. */
 export function resolveDpopOptions(options: DpopOptions): DpopOptions {
   if (!isObject(options)) throw new InvalidOptionError('createDpop(options)', 'an object', options);
-  onlyKnown(options, 'key store', '');
+  onlyKnown(options, 'key store', '', 'DpopOptions');
   const { key, store } = options;
   if (key !== undefined && (!isObject(key) || !key.privateKey || !key.publicKey)) {
     throw new InvalidOptionError('key', 'a CryptoKeyPair (privateKey and publicKey)', key);
@@ -866,6 +866,12 @@ export function resolveProxyOptions<Tls extends object>(options: ProxyFetchOptio
     const got = typeof options === 'string' ? '[redacted]' : options;
     throw new InvalidOptionError('createProxyFetch(options)', 'an object', got);
   }
+  onlyKnown(
+    options,
+    'proxy noProxy credentials credentialsTimeoutMs negotiate tls proxyTls env',
+    '',
+    'CreateProxyFetchOptions',
+  );
   if (options.credentials !== undefined && typeof options.credentials !== 'function') {
     // A string given here may well be the secret itself: never echo it.
     throw new InvalidOptionError('credentials', 'a function', '[redacted]');
@@ -886,6 +892,7 @@ export function resolveProxyOptions<Tls extends object>(options: ProxyFetchOptio
     if (typeof negotiate !== 'object' || negotiate === null) {
       throw new InvalidOptionError('negotiate', 'an object or false', negotiate);
     }
+    onlyKnown(negotiate, 'service token', 'negotiate.', 'NegotiateOptions');
     if (negotiate.service !== undefined && typeof negotiate.service !== 'string') {
       throw new InvalidOptionError('negotiate.service', 'a string', negotiate.service);
     }
@@ -970,6 +977,7 @@ export interface ResolvedRedisOptions {
 /** Validate `redisCoordination`'s options and fill defaults. */
 export function resolveRedisOptions(options: RedisCoordinationOptions): ResolvedRedisOptions {
   if (!isObject(options)) throw new InvalidOptionError('redisCoordination(options)', 'an object', options);
+  onlyKnown(options, 'key lockTtlMs lockRetryMs subscriber', '', 'RedisCoordinationOptions');
   const { key, subscriber } = options;
   if (typeof key !== 'string' || key === '') throw new InvalidOptionError('key', 'a non-empty string', key);
   const given = subscriber as Partial<Record<'connect' | 'subscribe' | 'on' | 'close', unknown>> | undefined;

@@ -151,7 +151,7 @@ describe('every option is validated at creation: a bad value throws InvalidOptio
     ['createTokenSession', { refreshWindowMs: 0 }, 'refreshWindowMs'],
     ['createTokenSession', { random: 1 }, 'random'],
     ['createTokenSession', { now: 1 }, 'now'],
-    ['createTokenSession', { refreshLeeway: 1 }, 'refreshLeeway', 'a known option'],
+    ['createTokenSession', { refreshLeeway: 1 }, 'refreshLeeway', 'a known option (see TokenSessionOptions)'],
     // createDpop
     ['createDpop', 5, 'createDpop(options)'],
     ['createDpop', { key: 'k' }, 'key'],
@@ -163,7 +163,7 @@ describe('every option is validated at creation: a bad value throws InvalidOptio
       'store',
       'left out when `key` is set',
     ],
-    ['createDpop', { keys: 1 }, 'keys', 'a known option'],
+    ['createDpop', { keys: 1 }, 'keys', 'a known option (see DpopOptions)'],
     // createProxyFetch (apifetch/node)
     ['createProxyFetch', 5, 'createProxyFetch(options)'],
     ['createProxyFetch', null, 'createProxyFetch(options)'],
@@ -184,6 +184,8 @@ describe('every option is validated at creation: a bad value throws InvalidOptio
     ['createProxyFetch', { tls: 'x' }, 'tls'],
     ['createProxyFetch', { proxyTls: 1 }, 'proxyTls'],
     ['createProxyFetch', { env: 'HTTPS_PROXY=x' }, 'env'],
+    ['createProxyFetch', { proxyUrl: 'http://p.test' }, 'proxyUrl', 'a known option (see CreateProxyFetchOptions)'],
+    ['createProxyFetch', { negotiate: { spn: 'HTTP@p' } }, 'negotiate.spn', 'a known option (see NegotiateOptions)'],
     // redisCoordination (apifetch/redis)
     ['redisCoordination client', {}, 'redisCoordination(client)'],
     ['redisCoordination', 5, 'redisCoordination(options)'],
@@ -197,6 +199,7 @@ describe('every option is validated at creation: a bad value throws InvalidOptio
     ['redisCoordination', { key: 'k', lockRetryMs: 0 }, 'lockRetryMs', 'an integer ≥ 1'],
     ['redisCoordination', { key: 'k', lockRetryMs: '20' }, 'lockRetryMs'],
     ['redisCoordination', { key: 'k', subscriber: {} }, 'subscriber'],
+    ['redisCoordination', { key: 'k', lockTTL: 100 }, 'lockTTL', 'a known option (see RedisCoordinationOptions)'],
   ])('%s(%j) → `%s`', (taker, options, option, says = `\`${option}\``) => {
     const error = refused(() => takers[taker](options));
     expect(error).toBeInstanceOf(InvalidOptionError);
