@@ -6,7 +6,7 @@ import type { Challenge } from './challenge.js';
 import { type ForbiddenError, InvalidOptionError, type UnauthenticatedError } from './errors.js';
 import type { ApiFetchEvent } from './events.js';
 import type { Coordination } from './session/coordination.js';
-import { type TokenSet, type TokenStore, tokenSetProblem, tokenSetShape } from './session/tokens.js';
+import { memoryTokenStore, type TokenSet, type TokenStore, tokenSetProblem, tokenSetShape } from './session/tokens.js';
 
 /**
  * Every option of apifetch, resolved, validated and defaulted here and nowhere else, from these tables of defaults.
@@ -22,7 +22,8 @@ export const defaults = {
     statusCodes: [408, 425, 429, 500, 502, 503, 504],
     methods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE', 'QUERY'],
   },
-  throttle: { maxTokens: 10, tokenRatio: 0.1 },
+  /** `maxOrigins` is internal: how many origins' buckets a client keeps (least recently used dropped first). */
+  throttle: { maxTokens: 10, tokenRatio: 0.1, maxOrigins: 1000 },
 } as const;
 
 /** Defaults of `createTokenSession` (kept apart, so apps without a session do not ship them). */
@@ -406,15 +407,20 @@ export interface ResolvedRetryOptions {
   idempotencyKey: boolean;
   statusCodes: ReadonlySet<number>;
   methods: ReadonlySet<string>;
-  throttle: Required<ThrottleOptions> | false;
+  throttle: ResolvedThrottleOptions | false;
   shouldRetry: RetryOptions['shouldRetry'];
   random: () => number;
+}
+
+/** `retry.throttle` resolved, with the internal bound on the origins a client keeps a bucket for. */
+export interface ResolvedThrottleOptions extends Required<ThrottleOptions> {
+  maxOrigins: number;
 }
 
 export interface ResolvedSessionOptions {
   refresh: TokenSessionOptions['refresh'] | undefined;
   tokens: TokenSet | undefined;
-  store: TokenStore | undefined;
+  store: TokenStore;
   coordination: Coordination | undefined;
   refreshLeewayMs: number;
   refreshTimeoutMs: number;
@@ -473,7 +479,7 @@ const movedToSession = 'tokens refresh store lock refreshLeewayMs refreshTimeout
 
 /** Throws `InvalidOptionError` for the first key of `value` not in `known`, with a hint for the usual mistakes. */
 /** Refuse any key of `value` not among `known` (option names, space-separated), with a hint where one helps. */
-function onlyKnown(value: object, known: string, prefix: string) {
+function onlyKnown(value: object, known: string, prefix: string, type = 'ApiFetchOptions') {
   const names = known.split(' ');
   for (const [key, given] of Object.entries(value)) {
     if (names.includes(key) || given === undefined) continue;
@@ -483,7 +489,7 @@ function onlyKnown(value: object, known: string, prefix: string) {
       ? `\`${hint}\``
       : prefix === 'auth.' && movedToSession.includes(key)
         ? sessionHint
-        : 'a known option (see ApiFetchOptions)';
+        : `a known option (see ${type})`;
     throw new InvalidOptionError(option, expected, 'unknown');
   }
 }
@@ -637,6 +643,7 @@ export function resolveRetryOptions(input: RetryOptions | number | false | undef
               0,
               'retry.throttle.tokenRatio',
             ),
+            maxOrigins: defaults.throttle.maxOrigins,
           },
     shouldRetry: optionalFunction(options.shouldRetry, 'retry.shouldRetry'),
     random: optionalFunction(options.random, 'retry.random') ?? Math.random,
@@ -657,7 +664,7 @@ const sessionOptionNames =
 /** Validate `createTokenSession`'s options and fill defaults. */
 export function resolveSessionOptions(options: TokenSessionOptions): ResolvedSessionOptions {
   if (!isObject(options)) throw new InvalidOptionError('createTokenSession(options)', 'an object', options);
-  onlyKnown(options, sessionOptionNames, '');
+  onlyKnown(options, sessionOptionNames, '', 'TokenSessionOptions');
   const tokensProblem = options.tokens === undefined ? undefined : tokenSetProblem(options.tokens);
   if (tokensProblem !== undefined) {
     throw new InvalidOptionError('tokens', `${tokenSetShape}: ${tokensProblem}`, hidden(options.tokens));
@@ -682,7 +689,7 @@ export function resolveSessionOptions(options: TokenSessionOptions): ResolvedSes
   return {
     refresh: optionalFunction(options.refresh, 'refresh'),
     tokens: options.tokens,
-    store: options.store,
+    store: options.store ?? memoryTokenStore(),
     coordination: options.coordination,
     refreshLeewayMs: numberAtLeast(options.refreshLeewayMs ?? d.refreshLeewayMs, 0, 'refreshLeewayMs'),
     refreshTimeoutMs: timerMs(options.refreshTimeoutMs ?? d.refreshTimeoutMs, 1, 'refreshTimeoutMs'),
@@ -697,7 +704,7 @@ export function resolveSessionOptions(options: TokenSessionOptions): ResolvedSes
 /** Validate `createDpop`'s options. */
 export function resolveDpopOptions(options: DpopOptions): DpopOptions {
   if (!isObject(options)) throw new InvalidOptionError('createDpop(options)', 'an object', options);
-  onlyKnown(options, 'key store', '');
+  onlyKnown(options, 'key store', '', 'DpopOptions');
   const { key, store } = options;
   if (key !== undefined && (!isObject(key) || !key.privateKey || !key.publicKey)) {
     throw new InvalidOptionError('key', 'a CryptoKeyPair (privateKey and publicKey)', key);
@@ -707,4 +714,284 @@ export function resolveDpopOptions(options: DpopOptions): DpopOptions {
   }
   if (key && store) throw new InvalidOptionError('store', 'left out when `key` is set', 'both');
   return options;
+}
+
+/** Defaults of `createProxyFetch` (`apifetch/node`), kept apart so browser apps do not ship them. */
+export const proxyDefaults = {
+  credentialsTimeoutMs: 30_000,
+  /** Offer Negotiate with the `kerberos` package and the service `HTTP@<proxy host>`. */
+  negotiate: {},
+} as const;
+
+/** Who to authenticate as with the proxy. */
+export interface ProxyIdentity {
+  /** The user name, as the proxy knows it (UTF-8 for Basic and Digest, UTF-16 inside NTLM). */
+  username: string;
+  /** The password; it never appears in errors, events or logs. */
+  password: string;
+  /** The Windows domain for NTLM; ignored by the other schemes. @default '' (the proxy's own) */
+  domain?: string;
+}
+
+/** What the `credentials` callback receives. */
+export interface ProxyCredentialsContext {
+  /** The proxy, without credentials (`http://proxy.internal:3128/`). */
+  proxy: URL;
+  /** The proxy's `Proxy-Authenticate` challenges, parsed (`[{ scheme: 'basic', params: { realm } }]`). */
+  challenges: Challenge[];
+  /** 1 for the first round with this proxy, 2 when the answer to round 1 was later refused, and so on. */
+  attempt: number;
+  /** Aborted when the round gives up on this call (`credentialsTimeoutMs`): stop waiting on a vault or a prompt. */
+  signal: AbortSignal;
+}
+
+/** The `credentials` callback: an identity, or `null` to give up. */
+export type ProxyCredentialsCallback = (
+  ctx: ProxyCredentialsContext,
+) => Promise<ProxyIdentity | null> | ProxyIdentity | null;
+
+/** What a Negotiate token function receives. */
+export interface NegotiateTokenContext {
+  /** The proxy, without credentials. */
+  proxy: URL;
+  /** The GSSAPI service name (`HTTP@proxy.corp`). */
+  service: string;
+  /** The proxy's token (base64) in a continuation leg; undefined for the first token of a connection. */
+  challenge: string | undefined;
+}
+
+/** Negotiate (SPNEGO/Kerberos) settings of `createProxyFetch`. */
+export interface NegotiateOptions {
+  /**
+   * The GSSAPI host-based service name of the proxy.
+   * @default `HTTP@<proxy host>`
+   */
+  service?: string;
+  /**
+   * Make each token yourself (base64, without the `Negotiate ` prefix) instead of through the `kerberos` package;
+   * `null` means no Kerberos here, and the next scheme the proxy offers is used. Called for every connection and
+   * every leg: a token is never reused.
+   * @default undefined (the `kerberos` package, loaded when a proxy first asks for Negotiate)
+   */
+  token?: (ctx: NegotiateTokenContext) => Promise<string | null> | string | null;
+}
+
+/**
+ * Options of `createProxyFetch` (`apifetch/node`), with `Tls` the type of its TLS options: Node's `ConnectionOptions`
+ * in `CreateProxyFetchOptions`. Generic here so that this module, which every entry's types load, never names a
+ * Node module: a browser app's types need no Node types.
+ */
+export interface ProxyFetchOptions<Tls extends object = object> {
+  /**
+   * The proxy URL (`http://proxy.internal:3128`). Credentials in it (`http://user:pass@host:3128`) are the identity
+   * when there is no `credentials` callback, sent as Basic up front.
+   * @default HTTPS_PROXY for https targets, HTTP_PROXY for http targets (lowercase variants first); none: direct
+   */
+  proxy?: string | URL;
+  /**
+   * Hosts that bypass the proxy, comma or space separated: `*` (all), `example.com` and `.example.com` (the host and
+   * its subdomains), `host:port` (that port only), IP literals (exactly). Loopback is not special unless listed.
+   * @default NO_PROXY (or no_proxy)
+   */
+  noProxy?: string;
+  /**
+   * Called when the proxy wants Basic, Digest or NTLM and no identity is known yet, or the known one was refused:
+   * return `{ username, password, domain? }` (apifetch computes each scheme's answer) or `null` to give up. One call
+   * answers every request refused meanwhile; a refused answer is asked for again once (`attempt` 2), then
+   * `ProxyAuthenticationError`. Not called for Negotiate, which uses the Kerberos ticket cache.
+   * @default undefined (the proxy URL's credentials, else a 407 ends in ProxyAuthenticationError)
+   * @example
+   * credentials: async ({ signal }) => ({ username: 'svc', password: await vault.get('proxy', { signal }) })
+   */
+  credentials?: ProxyCredentialsCallback;
+  /**
+   * How long one `credentials` call may take. When it runs out, the call's `signal` aborts, every request waiting on
+   * that round ends in `ProxyAuthenticationError`, and the next 407 starts a new round.
+   * @default 30000
+   */
+  credentialsTimeoutMs?: number;
+  /**
+   * Negotiate (SPNEGO/Kerberos): the proxy's service name, or a token function of your own; `false` never offers it.
+   * Without a token function the optional `kerberos` package is loaded when a proxy first asks for Negotiate; when it
+   * is missing or there is no ticket, the next scheme the proxy offers is used.
+   * @default {} (the `kerberos` package, service `HTTP@<proxy host>`)
+   */
+  negotiate?: NegotiateOptions | false;
+  /**
+   * TLS options for the target (inside the tunnel, and for direct requests), e.g. `{ ca }` for a private CA or a
+   * self-signed test server.
+   * @default undefined (Node's default CAs)
+   */
+  tls?: Tls;
+  /**
+   * TLS options for an `https:` proxy, e.g. `{ ca }`.
+   * @default undefined (Node's default CAs)
+   */
+  proxyTls?: Tls;
+  /**
+   * Where `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` are read from (at each request).
+   * @default process.env
+   */
+  env?: Record<string, string | undefined>;
+}
+
+/** `createProxyFetch`'s options, validated and defaulted. */
+export interface ResolvedProxyOptions<Tls extends object = object> {
+  /** `proxy`, parsed; undefined: read from `env` at each request. */
+  proxy: URL | undefined;
+  /** undefined: `NO_PROXY` from `env`, read at each request. */
+  noProxy: string | undefined;
+  credentials: ProxyCredentialsCallback | undefined;
+  credentialsTimeoutMs: number;
+  negotiate: NegotiateOptions | false;
+  tls: Tls | undefined;
+  proxyTls: Tls | undefined;
+  env: Record<string, string | undefined>;
+}
+
+/** A proxy URL, from `proxy` or the environment (`option` names where it came from). */
+export function parseProxyUrl(value: string | URL, option: string): URL {
+  try {
+    const url = new URL(value);
+    if (url.protocol === 'http:' || url.protocol === 'https:') return url;
+  } catch {}
+  // The value may hold credentials: never echo it.
+  throw new InvalidOptionError(option, 'an http: or https: proxy URL', '[redacted]');
+}
+
+/** Validate `createProxyFetch`'s options and fill defaults. Values that may hold secrets are never echoed. */
+export function resolveProxyOptions<Tls extends object>(options: ProxyFetchOptions<Tls>): ResolvedProxyOptions<Tls> {
+  if (typeof options !== 'object' || options === null) {
+    // A string here is likely the proxy URL, credentials and all.
+    const got = typeof options === 'string' ? '[redacted]' : options;
+    throw new InvalidOptionError('createProxyFetch(options)', 'an object', got);
+  }
+  onlyKnown(
+    options,
+    'proxy noProxy credentials credentialsTimeoutMs negotiate tls proxyTls env',
+    '',
+    'CreateProxyFetchOptions',
+  );
+  if (options.credentials !== undefined && typeof options.credentials !== 'function') {
+    // A string given here may well be the secret itself: never echo it.
+    throw new InvalidOptionError('credentials', 'a function', '[redacted]');
+  }
+  if (options.noProxy !== undefined && typeof options.noProxy !== 'string') {
+    throw new InvalidOptionError('noProxy', 'a string', options.noProxy);
+  }
+  // `=== undefined`, not `??`: a null is refused, as it always was.
+  const timeout =
+    options.credentialsTimeoutMs === undefined ? proxyDefaults.credentialsTimeoutMs : options.credentialsTimeoutMs;
+  if (!(typeof timeout === 'number' && timeout > 0 && timeout <= maxTimerMs)) {
+    throw new InvalidOptionError('credentialsTimeoutMs', `a number of ms in 1…${maxTimerMs}`, timeout);
+  }
+  const negotiate = (options.negotiate === undefined ? proxyDefaults.negotiate : options.negotiate) as
+    | NegotiateOptions
+    | false;
+  if (negotiate !== false) {
+    if (typeof negotiate !== 'object' || negotiate === null) {
+      throw new InvalidOptionError('negotiate', 'an object or false', negotiate);
+    }
+    onlyKnown(negotiate, 'service token', 'negotiate.', 'NegotiateOptions');
+    if (negotiate.service !== undefined && typeof negotiate.service !== 'string') {
+      throw new InvalidOptionError('negotiate.service', 'a string', negotiate.service);
+    }
+    optionalFunction(negotiate.token, 'negotiate.token');
+  }
+  for (const name of ['tls', 'proxyTls', 'env'] as const) {
+    if (options[name] !== undefined && (typeof options[name] !== 'object' || options[name] === null)) {
+      throw new InvalidOptionError(name, 'an object', options[name]);
+    }
+  }
+  return {
+    proxy: options.proxy === undefined ? undefined : parseProxyUrl(options.proxy, 'proxy'),
+    noProxy: options.noProxy,
+    credentials: options.credentials,
+    credentialsTimeoutMs: timeout,
+    negotiate,
+    tls: options.tls,
+    proxyTls: options.proxyTls,
+    env: options.env ?? process.env,
+  };
+}
+
+/** Defaults of `redisCoordination` (`apifetch/redis`), kept apart so apps without Redis do not ship them. */
+export const redisDefaults = {
+  lockTtlMs: 2000,
+  lockRetryMs: 20,
+} as const;
+
+/** The subscriber connection: `client.duplicate()`. */
+export interface RedisSubscriberClient {
+  /** Connect (the coordination connects only a subscriber it made with `client.duplicate()`). */
+  connect(): Promise<unknown>;
+  /** `SUBSCRIBE` to the session's channel. */
+  subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
+  /** Errors of the connection, which reconnects by itself. */
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  /** Emitted once subscribed again after a reconnection (node-redis resubscribes before `ready`). */
+  on(event: 'ready', listener: () => void): unknown;
+  /** Close the connection (the coordination's `close()`, for a subscriber it made). */
+  close(): Promise<unknown>;
+}
+
+/** Options of `redisCoordination`. */
+export interface RedisCoordinationOptions {
+  /**
+   * Names this session in Redis: the state (tokens and their generation) is the hash `<key>`, the lock is the key
+   * `mutex:<key>:lock`, messages go on the channel `<key>:messages`. The hash and the channel carry the tokens: whoever
+   * may read that key or subscribe to that channel may use the session.
+   * @example 'apifetch:xero'
+   */
+  key: string;
+  /**
+   * Expiry of the lock in ms: how long a holder that crashed can keep the others from refreshing. A live holder
+   * extends it every 0.8 × this, so it may refresh for longer. Keep it well under the session's `refreshTimeoutMs`
+   * (5000 by default): a waiter gives up at that timeout.
+   * @default 2000
+   */
+  lockTtlMs?: number;
+  /**
+   * How often a process waiting for the lock tries again, in ms.
+   * @default 20
+   */
+  lockRetryMs?: number;
+  /**
+   * The connection that subscribes to the messages, connected. A subscribed connection runs no other command, so it is
+   * a second one.
+   * @default client.duplicate(), connected here and closed by `close()`
+   */
+  subscriber?: RedisSubscriberClient;
+}
+
+/** `redisCoordination`'s options, validated and defaulted. */
+export interface ResolvedRedisOptions {
+  key: string;
+  /** At least 10 ms, at most `maxTimerMs`. */
+  lockTtlMs: number;
+  lockRetryMs: number;
+  /** undefined: `client.duplicate()`, connected and closed by the coordination. */
+  subscriber: RedisSubscriberClient | undefined;
+}
+
+/** Validate `redisCoordination`'s options and fill defaults. */
+export function resolveRedisOptions(options: RedisCoordinationOptions): ResolvedRedisOptions {
+  if (!isObject(options)) throw new InvalidOptionError('redisCoordination(options)', 'an object', options);
+  onlyKnown(options, 'key lockTtlMs lockRetryMs subscriber', '', 'RedisCoordinationOptions');
+  const { key, subscriber } = options;
+  if (typeof key !== 'string' || key === '') throw new InvalidOptionError('key', 'a non-empty string', key);
+  const given = subscriber as Partial<Record<'connect' | 'subscribe' | 'on' | 'close', unknown>> | undefined;
+  if (
+    given !== undefined &&
+    (!isObject(given) || ['connect', 'subscribe', 'on', 'close'].some((m) => typeof given[m as 'on'] !== 'function'))
+  ) {
+    throw new InvalidOptionError('subscriber', 'a node-redis connection (client.duplicate())', subscriber);
+  }
+  const d = redisDefaults;
+  return {
+    key,
+    lockTtlMs: Math.min(numberAtLeast(options.lockTtlMs ?? d.lockTtlMs, 10, 'lockTtlMs', true), maxTimerMs),
+    lockRetryMs: numberAtLeast(options.lockRetryMs ?? d.lockRetryMs, 1, 'lockRetryMs', true),
+    subscriber,
+  };
 }

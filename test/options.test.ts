@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { createDpop } from '../src/dpop/index.js';
 import * as apifetch from '../src/index.js';
 import { createApiFetch, createTokenSession, InvalidOptionError } from '../src/index.js';
+import { createProxyFetch } from '../src/node/index.js';
+import { redisCoordination } from '../src/redis/index.js';
 
 /** A fetch that records what it was given and answers with `status` (200 JSON by default). */
 function recorder(status = 200) {
@@ -34,8 +36,13 @@ const takers = {
     createApiFetch({ fetch: async () => new Response('ok') }).get('https://api.example.test/', options as never),
   createTokenSession: (options: unknown) => createTokenSession(options as never),
   createDpop: (options: unknown) => createDpop(options as never),
+  createProxyFetch: (options: unknown) => createProxyFetch(options as never),
+  redisCoordination: (options: unknown) => redisCoordination(redisClient, options as never),
+  'redisCoordination client': (client: unknown) => redisCoordination(client as never, { key: 'k' }),
 };
 const getAccessToken = () => 't';
+/** Enough of a node-redis client to pass its own check: the options are refused before it is used. */
+const redisClient = { eval: async () => null, duplicate: () => ({}) } as never;
 const session = createTokenSession({ tokens: { accessToken: 't' } });
 const moved = '`auth.session` (createTokenSession takes it)';
 
@@ -144,7 +151,7 @@ describe('every option is validated at creation: a bad value throws InvalidOptio
     ['createTokenSession', { refreshWindowMs: 0 }, 'refreshWindowMs'],
     ['createTokenSession', { random: 1 }, 'random'],
     ['createTokenSession', { now: 1 }, 'now'],
-    ['createTokenSession', { refreshLeeway: 1 }, 'refreshLeeway', 'a known option'],
+    ['createTokenSession', { refreshLeeway: 1 }, 'refreshLeeway', 'a known option (see TokenSessionOptions)'],
     // createDpop
     ['createDpop', 5, 'createDpop(options)'],
     ['createDpop', { key: 'k' }, 'key'],
@@ -156,7 +163,43 @@ describe('every option is validated at creation: a bad value throws InvalidOptio
       'store',
       'left out when `key` is set',
     ],
-    ['createDpop', { keys: 1 }, 'keys', 'a known option'],
+    ['createDpop', { keys: 1 }, 'keys', 'a known option (see DpopOptions)'],
+    // createProxyFetch (apifetch/node)
+    ['createProxyFetch', 5, 'createProxyFetch(options)'],
+    ['createProxyFetch', null, 'createProxyFetch(options)'],
+    ['createProxyFetch', { proxy: 'ftp://proxy.test' }, 'proxy', 'an http: or https: proxy URL'],
+    ['createProxyFetch', { proxy: 'not a url' }, 'proxy'],
+    ['createProxyFetch', { noProxy: 1 }, 'noProxy'],
+    ['createProxyFetch', { noProxy: ['a.test'] }, 'noProxy'],
+    ['createProxyFetch', { credentials: { username: 'u' } }, 'credentials', '`credentials` must be a function'],
+    ['createProxyFetch', { credentialsTimeoutMs: 0 }, 'credentialsTimeoutMs', 'a number of ms in 1…2147483647'],
+    ['createProxyFetch', { credentialsTimeoutMs: 2 ** 31 }, 'credentialsTimeoutMs'],
+    ['createProxyFetch', { credentialsTimeoutMs: '30s' }, 'credentialsTimeoutMs'],
+    ['createProxyFetch', { credentialsTimeoutMs: null }, 'credentialsTimeoutMs'],
+    ['createProxyFetch', { negotiate: 'HTTP@proxy.test' }, 'negotiate', 'an object or false'],
+    ['createProxyFetch', { negotiate: null }, 'negotiate'],
+    ['createProxyFetch', { negotiate: true }, 'negotiate'],
+    ['createProxyFetch', { negotiate: { service: 1 } }, 'negotiate.service'],
+    ['createProxyFetch', { negotiate: { token: 'YII...' } }, 'negotiate.token'],
+    ['createProxyFetch', { tls: 'x' }, 'tls'],
+    ['createProxyFetch', { proxyTls: 1 }, 'proxyTls'],
+    ['createProxyFetch', { env: 'HTTPS_PROXY=x' }, 'env'],
+    ['createProxyFetch', { proxyUrl: 'http://p.test' }, 'proxyUrl', 'a known option (see CreateProxyFetchOptions)'],
+    ['createProxyFetch', { negotiate: { spn: 'HTTP@p' } }, 'negotiate.spn', 'a known option (see NegotiateOptions)'],
+    // redisCoordination (apifetch/redis)
+    ['redisCoordination client', {}, 'redisCoordination(client)'],
+    ['redisCoordination', 5, 'redisCoordination(options)'],
+    ['redisCoordination', undefined, 'redisCoordination(options)'],
+    ['redisCoordination', {}, 'key', 'a non-empty string'],
+    ['redisCoordination', { key: '' }, 'key'],
+    ['redisCoordination', { key: 1 }, 'key'],
+    ['redisCoordination', { key: 'k', lockTtlMs: 5 }, 'lockTtlMs', 'an integer ≥ 10'],
+    ['redisCoordination', { key: 'k', lockTtlMs: 1.5 }, 'lockTtlMs'],
+    ['redisCoordination', { key: 'k', lockTtlMs: Number.NaN }, 'lockTtlMs'],
+    ['redisCoordination', { key: 'k', lockRetryMs: 0 }, 'lockRetryMs', 'an integer ≥ 1'],
+    ['redisCoordination', { key: 'k', lockRetryMs: '20' }, 'lockRetryMs'],
+    ['redisCoordination', { key: 'k', subscriber: {} }, 'subscriber'],
+    ['redisCoordination', { key: 'k', lockTTL: 100 }, 'lockTTL', 'a known option (see RedisCoordinationOptions)'],
   ])('%s(%j) → `%s`', (taker, options, option, says = `\`${option}\``) => {
     const error = refused(() => takers[taker](options));
     expect(error).toBeInstanceOf(InvalidOptionError);
@@ -168,6 +211,10 @@ describe('every option is validated at creation: a bad value throws InvalidOptio
     ['createTokenSession', { tokens: 'eyJhbGciOi.secret-token' }],
     ['createApiFetch', { auth: { session: 'eyJhbGciOi.secret-token' } }],
     ['createApiFetch', { auth: { getAccessToken: 'eyJhbGciOi.secret-token' } }],
+    ['createProxyFetch', 'http://alice:secret-password@proxy.test:3128'],
+    ['createProxyFetch', { proxy: 'http://alice:secret-password@proxy.test:99999' }],
+    ['createProxyFetch', { proxy: 'socks5://alice:secret-password@proxy.test' }],
+    ['createProxyFetch', { credentials: 'alice:secret-password' }],
   ] as const)('%s: a token passed where it does not belong never appears in the error (%j)', (taker, options) => {
     const error = refused(() => takers[taker](options));
     expect(error).toBeInstanceOf(InvalidOptionError);

@@ -1,6 +1,12 @@
 export type { Challenge } from '../challenge.js';
 export type { ProxyAuthenticationError } from '../errors.js';
-export type { NegotiateOptions, NegotiateTokenContext } from './negotiate.js';
+export type {
+  NegotiateOptions,
+  NegotiateTokenContext,
+  ProxyCredentialsCallback,
+  ProxyCredentialsContext,
+  ProxyFetchOptions,
+  ProxyIdentity,
+} from '../options.js';
 export { bypassesProxy } from './no-proxy.js';
-export type { ProxyCredentialsCallback, ProxyCredentialsContext, ProxyIdentity } from './proxy-auth.js';
 export { type CreateProxyFetchOptions, createProxyFetch, type ProxyFetch } from './proxy-fetch.js';

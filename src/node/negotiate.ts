@@ -1,30 +1,5 @@
+import type { NegotiateOptions } from '../options.js';
 import { loadKerberos } from './optional-peers.js';
-
-/** What a Negotiate token function receives. */
-export interface NegotiateTokenContext {
-  /** The proxy, without credentials. */
-  proxy: URL;
-  /** The GSSAPI service name (`HTTP@proxy.corp`). */
-  service: string;
-  /** The proxy's token (base64) in a continuation leg; undefined for the first token of a connection. */
-  challenge: string | undefined;
-}
-
-/** Negotiate (SPNEGO/Kerberos) settings of `createProxyFetch`. */
-export interface NegotiateOptions {
-  /**
-   * The GSSAPI host-based service name of the proxy.
-   * @default `HTTP@<proxy host>`
-   */
-  service?: string;
-  /**
-   * Make each token yourself (base64, without the `Negotiate ` prefix) instead of through the `kerberos` package;
-   * `null` means no Kerberos here, and the next scheme the proxy offers is used. Called for every connection and
-   * every leg: a token is never reused.
-   * @default undefined (the `kerberos` package, loaded when a proxy first asks for Negotiate)
-   */
-  token?: (ctx: NegotiateTokenContext) => Promise<string | null> | string | null;
-}
 
 /** One connection's Negotiate handshake. */
 export interface NegotiateLeg {

@@ -1,37 +1,11 @@
 import { abortable } from '../abortable.js';
 import type { Challenge } from '../challenge.js';
+import type { NegotiateOptions, ProxyCredentialsCallback, ProxyIdentity } from '../options.js';
 import { type Choice, chooseScheme, connectionBound, publicChallenges, type SchemeName } from './choose.js';
 import { type DigestChallenge, digestAuthorization } from './digest.js';
-import { type NegotiateLeg, type NegotiateOptions, startNegotiate } from './negotiate.js';
+import { type NegotiateLeg, startNegotiate } from './negotiate.js';
 import { ntlmAuthenticate, ntlmNegotiate, parseNtlmChallenge } from './ntlm.js';
 import { loadHashWasm } from './optional-peers.js';
-
-/** Who to authenticate as with the proxy. */
-export interface ProxyIdentity {
-  /** The user name, as the proxy knows it (UTF-8 for Basic and Digest, UTF-16 inside NTLM). */
-  username: string;
-  /** The password; it never appears in errors, events or logs. */
-  password: string;
-  /** The Windows domain for NTLM; ignored by the other schemes. @default '' (the proxy's own) */
-  domain?: string;
-}
-
-/** What the `credentials` callback receives. */
-export interface ProxyCredentialsContext {
-  /** The proxy, without credentials (`http://proxy.internal:3128/`). */
-  proxy: URL;
-  /** The proxy's `Proxy-Authenticate` challenges, parsed (`[{ scheme: 'basic', params: { realm } }]`). */
-  challenges: Challenge[];
-  /** 1 for the first round with this proxy, 2 when the answer to round 1 was later refused, and so on. */
-  attempt: number;
-  /** Aborted when the round gives up on this call (`credentialsTimeoutMs`): stop waiting on a vault or a prompt. */
-  signal: AbortSignal;
-}
-
-/** The `credentials` callback: an identity, or `null` to give up. */
-export type ProxyCredentialsCallback = (
-  ctx: ProxyCredentialsContext,
-) => Promise<ProxyIdentity | null> | ProxyIdentity | null;
 
 /** Why proxy authentication ended without success; `createProxyFetch` turns it into `ProxyAuthenticationError`. */
 export class ProxyAuthFailure extends Error {

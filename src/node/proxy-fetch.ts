@@ -2,75 +2,20 @@ import type { ConnectionOptions } from 'node:tls';
 import type * as Undici from 'undici';
 import { abortable } from '../abortable.js';
 import { parseChallenges } from '../challenge.js';
-import { InvalidOptionError, ProxyAuthenticationError } from '../errors.js';
+import { ProxyAuthenticationError } from '../errors.js';
+import {
+  type ProxyFetchOptions,
+  type ProxyIdentity,
+  parseProxyUrl,
+  type ResolvedProxyOptions,
+  resolveProxyOptions,
+} from '../options.js';
 import { ForwardTransport, ProxyChallenge } from './forward-agent.js';
-import type { NegotiateOptions } from './negotiate.js';
 import { bypassesProxy } from './no-proxy.js';
 import { loadUndici } from './optional-peers.js';
-import {
-  type Attempt,
-  ProxyAuth,
-  ProxyAuthFailure,
-  type ProxyCredentialsCallback,
-  type ProxyIdentity,
-} from './proxy-auth.js';
+import { type Attempt, ProxyAuth, ProxyAuthFailure } from './proxy-auth.js';
 import { createTunnelAgent } from './tunnel-agent.js';
 import { fetchWithDispatcher } from './undici-fetch.js';
-
-/** Options of `createProxyFetch`. */
-export interface CreateProxyFetchOptions {
-  /**
-   * The proxy URL (`http://proxy.internal:3128`). Credentials in it (`http://user:pass@host:3128`) are the identity
-   * when there is no `credentials` callback, sent as Basic up front.
-   * @default HTTPS_PROXY for https targets, HTTP_PROXY for http targets (lowercase variants first); none: direct
-   */
-  proxy?: string | URL;
-  /**
-   * Hosts that bypass the proxy, comma or space separated: `*` (all), `example.com` and `.example.com` (the host and
-   * its subdomains), `host:port` (that port only), IP literals (exactly). Loopback is not special unless listed.
-   * @default NO_PROXY (or no_proxy)
-   */
-  noProxy?: string;
-  /**
-   * Called when the proxy wants Basic, Digest or NTLM and no identity is known yet, or the known one was refused:
-   * return `{ username, password, domain? }` (apifetch computes each scheme's answer) or `null` to give up. One call
-   * answers every request refused meanwhile; a refused answer is asked for again once (`attempt` 2), then
-   * `ProxyAuthenticationError`. Not called for Negotiate, which uses the Kerberos ticket cache.
-   * @default undefined (the proxy URL's credentials, else a 407 ends in ProxyAuthenticationError)
-   * @example
-   * credentials: async ({ signal }) => ({ username: 'svc', password: await vault.get('proxy', { signal }) })
-   */
-  credentials?: ProxyCredentialsCallback;
-  /**
-   * How long one `credentials` call may take. When it runs out, the call's `signal` aborts, every request waiting on
-   * that round ends in `ProxyAuthenticationError`, and the next 407 starts a new round.
-   * @default 30000
-   */
-  credentialsTimeoutMs?: number;
-  /**
-   * Negotiate (SPNEGO/Kerberos): the proxy's service name, or a token function of your own; `false` never offers it.
-   * Without a token function the optional `kerberos` package is loaded when a proxy first asks for Negotiate; when it
-   * is missing or there is no ticket, the next scheme the proxy offers is used.
-   * @default {} (the `kerberos` package, service `HTTP@<proxy host>`)
-   */
-  negotiate?: NegotiateOptions | false;
-  /**
-   * TLS options for the target (inside the tunnel, and for direct requests), e.g. `{ ca }` for a private CA or a
-   * self-signed test server.
-   * @default undefined (Node's default CAs)
-   */
-  tls?: ConnectionOptions;
-  /**
-   * TLS options for an `https:` proxy, e.g. `{ ca }`.
-   * @default undefined (Node's default CAs)
-   */
-  proxyTls?: ConnectionOptions;
-  /**
-   * Where `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` are read from (at each request).
-   * @default process.env
-   */
-  env?: Record<string, string | undefined>;
-}
 
 /** The `fetch` that `createProxyFetch` returns: pass it to `createApiFetch({ fetch })`. */
 export type ProxyFetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -78,38 +23,7 @@ export type ProxyFetch = (input: string | URL | Request, init?: RequestInit) => 
 /** Sends of one forwarded request: enough for a handshake, a refused identity asked for again, and a stale nonce. */
 const maxForwardTries = 8;
 
-function parseProxy(value: string | URL, option: string): URL {
-  try {
-    const url = new URL(value);
-    if (url.protocol === 'http:' || url.protocol === 'https:') return url;
-  } catch {}
-  // The value may hold credentials: never echo it.
-  throw new InvalidOptionError(option, 'an http: or https: proxy URL', '[redacted]');
-}
-
 const isObject = (value: unknown) => typeof value === 'object' && value !== null;
-
-function validate(options: CreateProxyFetchOptions): void {
-  if (options.credentials !== undefined && typeof options.credentials !== 'function') {
-    // A string given here may well be the secret itself: never echo it.
-    throw new InvalidOptionError('credentials', 'a function', '[redacted]');
-  }
-  if (options.noProxy !== undefined && typeof options.noProxy !== 'string') {
-    throw new InvalidOptionError('noProxy', 'a string', options.noProxy);
-  }
-  const timeout = options.credentialsTimeoutMs;
-  if (timeout !== undefined && !(typeof timeout === 'number' && timeout > 0 && timeout <= 2 ** 31 - 1)) {
-    throw new InvalidOptionError('credentialsTimeoutMs', 'a number of ms in 1…2147483647', timeout);
-  }
-  if (options.negotiate !== undefined && options.negotiate !== false && !isObject(options.negotiate)) {
-    throw new InvalidOptionError('negotiate', 'an object or false', options.negotiate);
-  }
-  for (const name of ['tls', 'proxyTls', 'env'] as const) {
-    if (options[name] !== undefined && !isObject(options[name])) {
-      throw new InvalidOptionError(name, 'an object', options[name]);
-    }
-  }
-}
 
 /** Per proxy: its authentication state and the two ways of sending through it. */
 interface ProxyState {
@@ -149,6 +63,9 @@ function found<T>(error: unknown, type: abstract new (...args: never[]) => T): T
   return undefined;
 }
 
+/** Options of `createProxyFetch`: `ProxyFetchOptions` with Node's TLS options for `tls` and `proxyTls`. */
+export type CreateProxyFetchOptions = ProxyFetchOptions<ConnectionOptions>;
+
 /**
  * A `fetch` for Node that goes through an HTTP(S) proxy (CONNECT tunnels for https targets, absolute-form requests
  * for http targets) and authenticates with it as curl's `--proxy-anyauth` does: Negotiate, Digest, NTLM or Basic,
@@ -160,9 +77,12 @@ function found<T>(error: unknown, type: abstract new (...args: never[]) => T): T
  * nothing else, the `ProxyAuthenticationError`'s `cause` is an error that says `npm install hash-wasm`.
  */
 export function createProxyFetch(options: CreateProxyFetchOptions = {}): ProxyFetch {
-  validate(options);
-  const env = options.env ?? process.env;
-  const explicit = options.proxy === undefined ? undefined : parseProxy(options.proxy, 'proxy');
+  return proxyFetch(resolveProxyOptions(options));
+}
+
+/** The proxy fetch over resolved options: no defaults or validation of options below this line. */
+function proxyFetch(options: ResolvedProxyOptions<ConnectionOptions>): ProxyFetch {
+  const { env, proxy: explicit } = options;
   const states = new Map<string, ProxyState>();
   let direct: Undici.Dispatcher | undefined;
 
@@ -173,7 +93,7 @@ export function createProxyFetch(options: CreateProxyFetchOptions = {}): ProxyFe
       target.protocol === 'https:'
         ? (env.https_proxy ?? env.HTTPS_PROXY ?? env.http_proxy ?? env.HTTP_PROXY)
         : (env.http_proxy ?? env.HTTP_PROXY);
-    return value ? parseProxy(value, target.protocol === 'https:' ? 'HTTPS_PROXY' : 'HTTP_PROXY') : undefined;
+    return value ? parseProxyUrl(value, target.protocol === 'https:' ? 'HTTPS_PROXY' : 'HTTP_PROXY') : undefined;
   };
 
   const stateFor = (undici: typeof Undici, proxy: URL): ProxyState => {
@@ -185,8 +105,8 @@ export function createProxyFetch(options: CreateProxyFetchOptions = {}): ProxyFe
       : undefined;
     const auth = new ProxyAuth(new URL(proxy.origin), {
       credentials: options.credentials ?? (fromUrl ? () => fromUrl : undefined),
-      credentialsTimeoutMs: options.credentialsTimeoutMs ?? 30_000,
-      negotiate: options.negotiate ?? {},
+      credentialsTimeoutMs: options.credentialsTimeoutMs,
+      negotiate: options.negotiate,
       ...(fromUrl ? { upfront: fromUrl } : {}),
     });
     const endpoint = { proxy: new URL(proxy.origin), tls: options.tls, proxyTls: options.proxyTls };

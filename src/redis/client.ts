@@ -1,3 +1,5 @@
+import type { RedisSubscriberClient } from '../options.js';
+
 /** Arguments of `EVAL` / `EVALSHA` as node-redis takes them. */
 export interface EvalArguments {
   /** `KEYS`. */
@@ -31,20 +33,6 @@ export interface RedisCoordinationClient {
   off(event: 'ready', listener: () => void): unknown;
   /** A second connection for the subscription (a subscribed connection runs no other command). */
   duplicate(): RedisSubscriberClient;
-}
-
-/** The subscriber connection: `client.duplicate()`. */
-export interface RedisSubscriberClient {
-  /** Connect (the coordination connects only a subscriber it made with `client.duplicate()`). */
-  connect(): Promise<unknown>;
-  /** `SUBSCRIBE` to the session's channel. */
-  subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
-  /** Errors of the connection, which reconnects by itself. */
-  on(event: 'error', listener: (error: Error) => void): unknown;
-  /** Emitted once subscribed again after a reconnection (node-redis resubscribes before `ready`). */
-  on(event: 'ready', listener: () => void): unknown;
-  /** Close the connection (the coordination's `close()`, for a subscriber it made). */
-  close(): Promise<unknown>;
 }
 
 /** The client did not answer because it is not connected: the coordination falls back. */

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { InvalidOptionError } from '../errors.js';
-import { maxTimerMs, numberAtLeast } from '../options.js';
+import { maxTimerMs, type RedisCoordinationOptions, resolveRedisOptions } from '../options.js';
 import {
   type Coordination,
   type CoordinationMessage,
@@ -9,38 +9,9 @@ import {
   type SharedState,
 } from '../session/coordination.js';
 import { isTokenSet, type TokenSet } from '../session/tokens.js';
-import { isUnreachable, type RedisCoordinationClient, type RedisSubscriberClient, whenReady } from './client.js';
+import { isUnreachable, type RedisCoordinationClient, whenReady } from './client.js';
 import { readState, writeState } from './scripts.js';
 import { loadRedisSemaphore, semaphoreClient } from './semaphore.js';
-
-/** Options of `redisCoordination`. */
-export interface RedisCoordinationOptions {
-  /**
-   * Names this session in Redis: the state (tokens and their generation) is the hash `<key>`, the lock is the key
-   * `mutex:<key>:lock`, messages go on the channel `<key>:messages`. The hash and the channel carry the tokens: whoever
-   * may read that key or subscribe to that channel may use the session.
-   * @example 'apifetch:xero'
-   */
-  key: string;
-  /**
-   * Expiry of the lock in ms: how long a holder that crashed can keep the others from refreshing. A live holder
-   * extends it every 0.8 × this, so it may refresh for longer. Keep it well under the session's `refreshTimeoutMs`
-   * (5000 by default): a waiter gives up at that timeout.
-   * @default 2000
-   */
-  lockTtlMs?: number;
-  /**
-   * How often a process waiting for the lock tries again, in ms.
-   * @default 20
-   */
-  lockRetryMs?: number;
-  /**
-   * The connection that subscribes to the messages, connected. A subscribed connection runs no other command, so it is
-   * a second one.
-   * @default client.duplicate(), connected here and closed by `close()`
-   */
-  subscriber?: RedisSubscriberClient;
-}
 
 /** A `Coordination` on Redis, from `redisCoordination`. */
 export interface RedisCoordination extends Coordination {
@@ -94,10 +65,7 @@ export function redisCoordination(
   if (typeof client?.eval !== 'function' || typeof client.duplicate !== 'function') {
     throw new InvalidOptionError('redisCoordination(client)', 'a node-redis client (createClient())', client);
   }
-  const { key } = options;
-  if (typeof key !== 'string' || key === '') throw new InvalidOptionError('key', 'a non-empty string', key);
-  const lockTtlMs = Math.min(numberAtLeast(options.lockTtlMs ?? 2000, 10, 'lockTtlMs', true), maxTimerMs);
-  const lockRetryMs = numberAtLeast(options.lockRetryMs ?? 20, 1, 'lockRetryMs', true);
+  const { key, lockTtlMs, lockRetryMs, subscriber: given } = resolveRedisOptions(options);
   const lockName = `${key}:lock`;
   // redis-semaphore's documented key for a Mutex named `lockName`: the write checks it still holds our identifier.
   const lockKey = `mutex:${lockName}`;
@@ -211,7 +179,7 @@ export function redisCoordination(
   const onReady = () => void replay().then(catchUp);
   client.on('ready', onReady);
 
-  const subscriber = options.subscriber ?? client.duplicate();
+  const subscriber = given ?? client.duplicate();
   // The subscriber reconnects and subscribes again by itself; meanwhile the others are heard through the state.
   subscriber.on('error', () => {});
   subscriber.on('ready', () => void catchUp());
@@ -222,7 +190,7 @@ export function redisCoordination(
     listener?.(envelope.message);
   };
   const ready = (async () => {
-    if (!options.subscriber) await subscriber.connect();
+    if (!given) await subscriber.connect();
     await subscriber.subscribe(channel, onMessage);
   })().catch(() => {});
 
@@ -287,7 +255,7 @@ export function redisCoordination(
     async close() {
       client.off('ready', onReady);
       listener = undefined;
-      if (!options.subscriber) await subscriber.close().catch(() => {});
+      if (!given) await subscriber.close().catch(() => {});
     },
   };
 }

@@ -1,2 +1,3 @@
-export type { EvalArguments, RedisCoordinationClient, RedisSubscriberClient } from './client.js';
-export { type RedisCoordination, type RedisCoordinationOptions, redisCoordination } from './coordination.js';
+export type { RedisCoordinationOptions, RedisSubscriberClient } from '../options.js';
+export type { EvalArguments, RedisCoordinationClient } from './client.js';
+export { type RedisCoordination, redisCoordination } from './coordination.js';

@@ -1,5 +1,4 @@
-import type { ThrottleOptions } from '../options.js';
-import { defaults } from '../options.js';
+import type { ResolvedThrottleOptions } from '../options.js';
 
 /**
  * gRPC-style retry throttle: driven by outcomes, not time. Every retryable failure costs a token, every success
@@ -11,10 +10,8 @@ export class RetryThrottle {
   readonly maxTokens: number;
   readonly tokenRatio: number;
 
-  constructor({
-    maxTokens = defaults.throttle.maxTokens,
-    tokenRatio = defaults.throttle.tokenRatio,
-  }: ThrottleOptions = {}) {
+  /** Takes resolved values (`resolveRetryOptions(…).throttle`): no defaults are applied here. */
+  constructor({ maxTokens, tokenRatio }: Pick<ResolvedThrottleOptions, 'maxTokens' | 'tokenRatio'>) {
     this.maxTokens = maxTokens;
     this.tokenRatio = tokenRatio;
     this.#tokens = maxTokens;
@@ -39,17 +36,11 @@ export class RetryThrottle {
   }
 }
 
-/** How many origins a registry remembers by default. */
-export const defaultMaxOrigins = 1000;
-
 /**
  * One throttle per origin, created on first use. Past `maxOrigins` the least recently used origin is dropped: an
  * origin in active use keeps its (possibly drained) bucket, so a crowd of other origins cannot refill it.
  */
-export function createThrottleRegistry(
-  options: ThrottleOptions,
-  maxOrigins = defaultMaxOrigins,
-): (origin: string) => RetryThrottle {
+export function createThrottleRegistry(options: ResolvedThrottleOptions): (origin: string) => RetryThrottle {
   const byOrigin = new Map<string, RetryThrottle>();
   // Most clients talk to one origin: its throttle is already the most recently used, with no Map work per request.
   let lastOrigin: string | undefined;
@@ -62,7 +53,7 @@ export function createThrottleRegistry(
       byOrigin.delete(origin);
     } else {
       throttle = new RetryThrottle(options);
-      if (byOrigin.size >= maxOrigins) byOrigin.delete(byOrigin.keys().next().value as string);
+      if (byOrigin.size >= options.maxOrigins) byOrigin.delete(byOrigin.keys().next().value as string);
     }
     byOrigin.set(origin, throttle);
     lastOrigin = origin;

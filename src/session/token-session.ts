@@ -44,7 +44,7 @@ export function createTokenSession(input: TokenSessionOptions = {}): TokenSessio
     },
   ) as Emit;
 
-  let store = options.store ?? memoryTokenStore();
+  let { store } = options;
   const fallBack = (operation: 'get' | 'set' | 'clear', error: unknown) => {
     emit({ type: 'store:fallback', operation, error: error instanceof Error ? error.name : 'Error' });
     store = memoryTokenStore(state.tokens);

@@ -194,7 +194,7 @@ describe('decideRetry: Retry-After', () => {
 
 describe('decideRetry: throttle', () => {
   it('withholds retries when the throttle is at or below half', () => {
-    const throttle = new RetryThrottle();
+    const throttle = new RetryThrottle({ maxTokens: 10, tokenRatio: 0.1 });
     for (let i = 0; i < 4; i++) throttle.onFailure();
     expect(decideRetry(base({ throttle })).retry).toBe(true);
     throttle.onFailure();
@@ -208,7 +208,7 @@ describe('decideRetry: throttle', () => {
   });
 
   it('only reads the throttle: deciding never changes its tokens', () => {
-    const throttle = new RetryThrottle();
+    const throttle = new RetryThrottle({ maxTokens: 10, tokenRatio: 0.1 });
     for (let i = 0; i < 3; i++) decideRetry(base({ throttle }));
     decideRetry(base({ throttle, failure: http(404) }));
     expect(throttle.tokens).toBe(10);
@@ -226,7 +226,7 @@ describe('resolveRetryOptions', () => {
       deadlineMs: undefined,
       onTimeout: false,
       idempotencyKey: false,
-      throttle: { maxTokens: 10, tokenRatio: 0.1 },
+      throttle: { maxTokens: 10, tokenRatio: 0.1, maxOrigins: 1000 },
       random: Math.random,
     });
     expect([...r.statusCodes]).toEqual([408, 425, 429, 500, 502, 503, 504]);

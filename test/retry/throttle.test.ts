@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { createApiFetch } from '../../src/index.js';
+import { type ResolvedThrottleOptions, resolveRetryOptions, type ThrottleOptions } from '../../src/options.js';
 import { createThrottleRegistry, RetryThrottle } from '../../src/retry/throttle.js';
+
+/** `retry.throttle` as the client resolves it: the throttle and its registry take resolved values only. */
+function resolvedThrottle(throttle: ThrottleOptions = {}): ResolvedThrottleOptions {
+  const resolved = resolveRetryOptions({ throttle }).throttle;
+  if (!resolved) throw new Error('throttle resolved to false');
+  return resolved;
+}
 
 /**
  * A client over an in-memory API that answers 200 while `healthy()` says so and 503 otherwise; retries are instant.
@@ -34,7 +42,7 @@ const run = async (n: number, request: () => Promise<{ ok: boolean; sends: numbe
 
 describe('RetryThrottle (gRPC retry throttling)', () => {
   it('starts full, loses a token per failure, earns tokenRatio per success, allows retries above half', () => {
-    const t = new RetryThrottle({ maxTokens: 10, tokenRatio: 0.1 });
+    const t = new RetryThrottle(resolvedThrottle({ maxTokens: 10, tokenRatio: 0.1 }));
     expect(t.tokens).toBe(10);
     expect(t.allowRetry()).toBe(true);
     for (let i = 0; i < 4; i++) t.onFailure();
@@ -50,7 +58,7 @@ describe('RetryThrottle (gRPC retry throttling)', () => {
   });
 
   it('never goes below 0 or above maxTokens', () => {
-    const t = new RetryThrottle();
+    const t = new RetryThrottle(resolvedThrottle());
     for (let i = 0; i < 30; i++) t.onFailure();
     expect(t.tokens).toBe(0);
     for (let i = 0; i < 1000; i++) t.onSuccess();
@@ -58,7 +66,7 @@ describe('RetryThrottle (gRPC retry throttling)', () => {
   });
 
   it('uses its own maxTokens and tokenRatio', () => {
-    const t = new RetryThrottle({ maxTokens: 4, tokenRatio: 0.5 });
+    const t = new RetryThrottle(resolvedThrottle({ maxTokens: 4, tokenRatio: 0.5 }));
     t.onFailure();
     expect(t.allowRetry()).toBe(true);
     t.onFailure();
@@ -115,7 +123,7 @@ describe('RetryThrottle (gRPC retry throttling)', () => {
 
 describe('createThrottleRegistry', () => {
   it('keeps one throttle per origin', () => {
-    const registry = createThrottleRegistry({});
+    const registry = createThrottleRegistry(resolvedThrottle());
     registry('https://a.test').onFailure();
     expect(registry('https://a.test').tokens).toBe(9);
     expect(registry('https://b.test').tokens).toBe(10);
@@ -123,12 +131,12 @@ describe('createThrottleRegistry', () => {
   });
 
   it('passes the options to each throttle', () => {
-    const t = createThrottleRegistry({ maxTokens: 4, tokenRatio: 0.5 })('https://a.test');
+    const t = createThrottleRegistry(resolvedThrottle({ maxTokens: 4, tokenRatio: 0.5 }))('https://a.test');
     expect([t.maxTokens, t.tokenRatio, t.tokens]).toEqual([4, 0.5, 4]);
   });
 
   it('is bounded: past maxOrigins it drops the least recently used origin, not one in use', () => {
-    const registry = createThrottleRegistry({}, 2);
+    const registry = createThrottleRegistry({ ...resolvedThrottle(), maxOrigins: 2 });
     const a = registry('https://a.test');
     for (let i = 0; i < 6; i++) a.onFailure();
     const b = registry('https://b.test');
@@ -139,8 +147,8 @@ describe('createThrottleRegistry', () => {
     expect(registry('https://b.test')).not.toBe(b);
   });
 
-  it('holds 1,000 origins by default', () => {
-    const registry = createThrottleRegistry({});
+  it('holds 1,000 origins by default (the resolved default)', () => {
+    const registry = createThrottleRegistry(resolvedThrottle());
     const first = registry('https://o0.test');
     for (let i = 1; i < 1000; i++) registry(`https://o${i}.test`);
     expect(registry('https://o0.test')).toBe(first);
