@@ -5,7 +5,7 @@ const notFound = (error: unknown) => {
 };
 
 /**
- * Import an optional peer of `entry` (`apifetch/node`), or throw an error that names the package, what needs it and
+ * Import an optional peer of `entry` (`apifetch/node`, `apifetch/redis`), or throw an error that names the package, what needs it and
  * how to install it. Any other import failure is passed on unchanged.
  */
 export async function importPeer<T>(
@@ -38,3 +38,7 @@ export function loadOnce<T>(load: () => Promise<T>): () => Promise<T> {
     return started;
   };
 }
+
+/** An optional peer of `entry`, loaded on first use (`importPeer` once, as `loadOnce` does). */
+export const optionalPeer = <T>(entry: string, name: string, why: string, load: () => Promise<unknown>) =>
+  loadOnce(() => importPeer<T>(entry, name, why, load));

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import * as ky from 'ky';
 import { describe, expect, it } from 'vitest';
 import { createDpop } from '../src/dpop/index.js';
@@ -218,7 +219,9 @@ describe('every option is validated at creation: a bad value throws InvalidOptio
   ] as const)('%s: a token passed where it does not belong never appears in the error (%j)', (taker, options) => {
     const error = refused(() => takers[taker](options));
     expect(error).toBeInstanceOf(InvalidOptionError);
-    expect(error.message).not.toContain('secret');
+    // The whole error, as Node prints it and as a logger would serialise it: message, stack, fields, cause.
+    expect(inspect(error, { depth: Number.POSITIVE_INFINITY })).not.toContain('secret');
+    expect(JSON.stringify(error)).not.toContain('secret');
   });
 
   it('a key set to undefined is not an option', () => {

@@ -1,18 +1,16 @@
 import type * as RedisSemaphore from 'redis-semaphore';
-import { importPeer, loadOnce } from '../optional-peer.js';
+import { optionalPeer } from '../optional-peer.js';
 import { type EvalArguments, type RedisCoordinationClient, whenReady } from './client.js';
 
 /**
  * `redis-semaphore`, an optional peer of `apifetch/redis` only, loaded on the first lock: a missing package fails that
  * lock with an error that says `npm install redis-semaphore`.
  */
-export const loadRedisSemaphore = loadOnce(() =>
-  importPeer<Pick<typeof RedisSemaphore, 'Mutex'>>(
-    'apifetch/redis',
-    'redis-semaphore',
-    'for redisCoordination',
-    () => import('redis-semaphore'),
-  ),
+export const loadRedisSemaphore = optionalPeer<Pick<typeof RedisSemaphore, 'Mutex'>>(
+  'apifetch/redis',
+  'redis-semaphore',
+  'for redisCoordination',
+  () => import('redis-semaphore'),
 );
 
 const evalArguments = (numKeys: number, args: readonly (string | number)[]): EvalArguments => ({

@@ -44,13 +44,16 @@ export function recordOutcome(deps: RetryDeps, url: string, outcome: Response | 
   const throttle = deps.throttleFor(originOf(url));
   // Duck-typed: a custom fetch may answer with another realm's Response.
   const { status, ok, headers, name } = outcome as Partial<Response & Error>;
+  if (ok === true) {
+    throttle.onSuccess();
+    return;
+  }
   const failure: Failure =
     typeof status === 'number' && headers
       ? { kind: 'http', status, headers }
       : { kind: name === 'AbortError' ? 'abort' : 'network' };
-  if (ok === true) throttle.onSuccess();
   // 401, 403 and 407 are never retried, even when listed in `statusCodes`: they cost no token either.
-  else if (isRetryableFailure(failure, deps.options)) throttle.onFailure();
+  if (isRetryableFailure(failure, deps.options)) throttle.onFailure();
 }
 
 /**

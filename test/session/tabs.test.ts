@@ -63,6 +63,15 @@ function tab(coordinator: Coordinator, refresh: TokenSessionOptions['refresh'], 
   return { session, controller, events };
 }
 
+/** Every tab sends its token, is refused, and recovers: all at once. */
+const recoverAll = (tabs: readonly { session: ReturnType<typeof tab>['session'] }[]) =>
+  Promise.all(
+    tabs.map(async ({ session }) => {
+      const carried = (await session.acquire(undefined)) as TokenGrant;
+      return session.recover(carried, [], undefined);
+    }),
+  );
+
 describe('cross-tab refresh (fake locks, channel and shared state)', () => {
   it('five tabs with the same expired token: one refresh, the others reuse its tokens', async () => {
     const browser = fakeBrowser();
@@ -77,12 +86,7 @@ describe('cross-tab refresh (fake locks, channel and shared state)', () => {
     const tabs = Array.from({ length: 5 }, () =>
       tab(browser.coordinator(), refresh, { accessToken: 'old', refreshToken: 'rt-0' }),
     );
-    const recovering = Promise.all(
-      tabs.map(async ({ session }) => {
-        const carried = (await session.acquire(undefined)) as TokenGrant;
-        return session.recover(carried, [], undefined);
-      }),
-    );
+    const recovering = recoverAll(tabs);
     await vi.waitFor(() => expect(refresh).toHaveBeenCalledTimes(1));
     gate.release();
     const grants = await recovering;
@@ -103,12 +107,7 @@ describe('cross-tab refresh (fake locks, channel and shared state)', () => {
     const tabs = Array.from({ length: 5 }, () =>
       tab(browser.coordinator(), refresh, { accessToken: 'old', refreshToken: 'rt-refused' }),
     );
-    const recovering = Promise.all(
-      tabs.map(async ({ session }) => {
-        const carried = (await session.acquire(undefined)) as TokenGrant;
-        return session.recover(carried, [], undefined);
-      }),
-    );
+    const recovering = recoverAll(tabs);
     await vi.waitFor(() => expect(refresh).toHaveBeenCalledTimes(1));
     gate.release();
     const results = await recovering;
